@@ -1,0 +1,75 @@
+/**
+ * The small interfaces the sync domain asks of the outside world. Adapters under `lib/aws/` and `lib/dropbox/`
+ * implement them; tests and the local stack pass the same adapters pointed at emulators.
+ */
+import type { Readable } from 'node:stream';
+
+/** What `HeadObject` tells about an S3 object. */
+export interface ObjectHead {
+  /** The ETag with its quotes removed. */
+  readonly eTag: string;
+  readonly size: number;
+  /** S3 LastModified: becomes the Dropbox `client_modified`. */
+  readonly lastModified: Date;
+  /** User metadata, keys lower-cased without the `x-amz-meta-` prefix (as the SDK returns them). */
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly versionId?: string | undefined;
+}
+
+/** A byte range, both ends inclusive (as in an HTTP `Range` header). */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Read access to the bucket the ticket system writes to. */
+export interface ObjectStore {
+  /** `HeadObject`; `null` when the object does not exist (404). */
+  headObject(bucket: string, key: string): Promise<ObjectHead | null>;
+  /** `GetObjectTagging`; `null` when the object does not exist (404). */
+  getObjectTags(bucket: string, key: string): Promise<Record<string, string> | null>;
+  /**
+   * `GetObject` pinned to an ETag (`IfMatch`), optionally for a range. Throws a permanent `SyncError` with code
+   * `superseded` when the ETag no longer matches, `object-missing` when the object is gone.
+   */
+  openObject(
+    bucket: string,
+    key: string,
+    options: { readonly eTag: string; readonly range?: ByteRange; readonly signal?: AbortSignal },
+  ): Promise<Readable>;
+}
+
+/** A file as Dropbox describes it (`FileMetadata`). */
+export interface DropboxFile {
+  readonly id: string;
+  readonly name: string;
+  readonly pathDisplay: string;
+  readonly pathLower: string;
+  readonly size: number;
+  readonly rev: string;
+  readonly contentHash: string;
+  /** ISO 8601 without milliseconds, as Dropbox returns it (`2026-11-27T13:40:08Z`). */
+  readonly clientModified: string;
+  readonly serverModified: string;
+}
+
+/** One file to write into Dropbox. */
+export interface UploadRequest {
+  /** Full Dropbox path, already sanitised (`/Ticket Files/Proof.pdf`). */
+  readonly path: string;
+  readonly size: number;
+  readonly clientModified: Date;
+  /** `rename`: mode `add` with autorename (another file is never replaced); `overwrite`: mode `overwrite`. */
+  readonly onConflict: 'rename' | 'overwrite';
+  /** The content as one sequential stream. */
+  readonly body: Readable;
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Write access to the customer's Dropbox, as the sync function needs it. */
+export interface DropboxTarget {
+  /** `files/get_metadata`; `null` when nothing is at `path` (or a folder is). */
+  getFileMetadata(path: string, signal?: AbortSignal): Promise<DropboxFile | null>;
+  /** Streams one file into Dropbox and returns the committed file's metadata, its content hash verified. */
+  upload(request: UploadRequest): Promise<DropboxFile>;
+}
