@@ -16,6 +16,14 @@ export interface ObjectHead {
   readonly versionId?: string | undefined;
 }
 
+/** One stored version of an object. */
+export interface ObjectVersion {
+  readonly versionId: string;
+  readonly eTag: string;
+  readonly size: number;
+  readonly lastModified: Date;
+}
+
 /** A byte range, both ends inclusive (as in an HTTP `Range` header). */
 export interface ByteRange {
   readonly start: number;
@@ -32,6 +40,11 @@ export interface ObjectStore {
    * `GetObject` pinned to an ETag (`IfMatch`), optionally for a range. Throws a permanent `SyncError` with code
    * `superseded` when the ETag no longer matches, `object-missing` when the object is gone.
    */
+  /**
+   * The object's earlier versions (newest first; empty when the bucket keeps none or the store cannot list them).
+   * Lets the sync tell an earlier export of the same object from another object's file at the same path.
+   */
+  listEarlierVersions(bucket: string, key: string): Promise<readonly ObjectVersion[]>;
   openObject(
     bucket: string,
     key: string,
@@ -61,6 +74,12 @@ export interface UploadRequest {
   readonly clientModified: Date;
   /** `rename`: mode `add` with autorename (another file is never replaced); `overwrite`: mode `overwrite`. */
   readonly onConflict: 'rename' | 'overwrite';
+  /**
+   * Replace exactly this revision (Dropbox write mode `update`): used when the file at `path` is an earlier
+   * export of the same S3 object, so its newest version takes its place even under `rename`. The write fails
+   * with a conflict if the file changed meanwhile, so another file is still never replaced.
+   */
+  readonly replaceRev?: string | undefined;
   /** The content as one sequential stream. */
   readonly body: Readable;
   readonly signal?: AbortSignal | undefined;

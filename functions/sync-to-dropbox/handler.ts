@@ -1,4 +1,92 @@
-// Placeholder while the sync function is wired (issue 4); replaced by the middy handler.
-export const handler = async (): Promise<{ batchItemFailures: { itemIdentifier: string }[] }> => ({
-  batchItemFailures: [],
-});
+/**
+ * Lambda `sync-to-dropbox`: SQS batches of S3 notifications → Dropbox. Wiring only: middleware first, handler last;
+ * the work is in lib/sqs-record.ts and lib/sync.ts.
+ */
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
+import { createSettingsLoader } from '../../lib/aws/settings-store.ts';
+import { createSqsRetryScheduler } from '../../lib/aws/sqs-retry-scheduler.ts';
+import { getDropboxClient } from '../../lib/dropbox/client.ts';
+import { createLogger, createMetrics, createSyncMetrics } from '../../lib/powertools.ts';
+import { processQueueRecord, type RecordDeps } from '../../lib/sqs-record.ts';
+import type { SyncOutcome } from '../../lib/sync.ts';
+
+/** Everything the handler needs; `runtimeDeps()` builds it from the environment. */
+export interface HandlerDeps extends Omit<RecordDeps, 'log' | 'metrics'> {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Time kept back before the Lambda timeout to report unfinished records as failed. @default 10000 */
+  readonly deadlineMarginMs?: number;
+}
+
+/** Options of {@link runtimeDeps}. */
+export interface RuntimeOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  readonly onOutcome?: (outcome: SyncOutcome, messageId: string) => void;
+}
+
+function numberFrom(value: string | undefined, fallback: number): number {
+  const parsed = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+}
+
+/** Builds the handler's dependencies from the environment (AWS clients created once, reused while warm). */
+export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
+  const env = options.env ?? process.env;
+  const instance = env.INSTANCE_NAME ?? 'default';
+  const settingsPath = env.SETTINGS_PATH ?? `/ticket-dropbox-sync/${instance}/`;
+  const logger = createLogger(instance);
+  const metrics = createMetrics(instance);
+  const settings = createSettingsLoader({
+    ssm: createSsmClient({ env }),
+    path: settingsPath,
+    ttlMs: numberFrom(env.SETTINGS_CACHE_TTL_SECONDS, 60) * 1000,
+  });
+  const mib = 1024 * 1024;
+  return {
+    logger,
+    metrics,
+    objects: createS3ObjectStore(createS3Client({ env })),
+    loadSettings: () => settings.load(),
+    dropboxFor: (credentials) =>
+      getDropboxClient({
+        credentials,
+        endpointUrl: env.DROPBOX_ENDPOINT_URL,
+        upload: {
+          chunkBytes: numberFrom(env.UPLOAD_CHUNK_MIB, 16) * mib,
+        },
+        onRetry: (info) => logger.warn('dropbox retry', info),
+      }),
+    retries: createSqsRetryScheduler(createSqsClient({ env }), env.QUEUE_URL || undefined),
+    onOutcome: options.onOutcome,
+    deadlineMarginMs: numberFrom(env.DEADLINE_MARGIN_MS, 10_000),
+  };
+}
+
+/** Builds the middy handler around `deps` (tests and the local stack pass their own). */
+export function createHandler(deps: HandlerDeps) {
+  const recordDeps: RecordDeps = { ...deps, log: deps.logger, metrics: createSyncMetrics(deps.metrics) };
+  const margin = deps.deadlineMarginMs ?? 10_000;
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>({ timeoutEarlyInMillis: 1000 })
+    .use(injectLambdaContext(deps.logger))
+    .use(logMetrics(deps.metrics))
+    .handler(async (event, context, { signal }) => {
+      const remaining = context.getRemainingTimeInMillis?.() ?? 15 * 60_000;
+      // Stop before middy's own early timeout so unfinished records are reported as failed, not the whole batch.
+      const deadline = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1000, remaining - margin))]);
+      const processor = new BatchProcessor(EventType.SQS);
+      return processPartialResponse(event, (record) => processQueueRecord(record, recordDeps, deadline), processor, {
+        context,
+        throwOnFullBatchFailure: false,
+      });
+    });
+}
+
+export const handler = createHandler(runtimeDeps());

@@ -1,0 +1,160 @@
+/** The {@link ObjectStore} port on Amazon S3 (or any S3-compatible endpoint). */
+import { Readable } from 'node:stream';
+import {
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+  type S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { SyncError } from '../errors.ts';
+import type { ByteRange, ObjectHead, ObjectStore, ObjectVersion } from '../ports.ts';
+
+/** Removes the quotes S3 puts around an ETag. */
+export function stripETag(eTag: string | undefined): string {
+  return (eTag ?? '').replace(/^W\//, '').replace(/^"|"$/g, '');
+}
+
+function statusOf(error: unknown): number | undefined {
+  if (error instanceof S3ServiceException) return error.$metadata.httpStatusCode;
+  return undefined;
+}
+
+function isNotFound(error: unknown): boolean {
+  return (
+    statusOf(error) === 404 ||
+    (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey'))
+  );
+}
+
+/** Translates an S3 failure that is not a 404 into the sync's error classification. */
+function translateS3Error(error: unknown, operation: string, bucket: string, key: string): SyncError {
+  if (error instanceof SyncError) return error;
+  const status = statusOf(error);
+  const name = error instanceof Error ? error.name : 'Error';
+  if (status === 403) {
+    return new SyncError(`S3 ${operation} on s3://${bucket}/${key} was denied (403 ${name})`, {
+      kind: 'account',
+      code: 's3-access-denied',
+      cause: error,
+    });
+  }
+  return new SyncError(`S3 ${operation} on s3://${bucket}/${key} failed (${status ?? 'network'} ${name})`, {
+    kind: 'transient',
+    code: 's3-error',
+    cause: error,
+  });
+}
+
+/** Builds an {@link ObjectStore} on an S3 client. */
+export function createS3ObjectStore(s3: S3Client): ObjectStore {
+  return {
+    async headObject(bucket, key): Promise<ObjectHead | null> {
+      try {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return {
+          eTag: stripETag(head.ETag),
+          size: head.ContentLength ?? 0,
+          lastModified: head.LastModified ?? new Date(0),
+          metadata: head.Metadata ?? {},
+          versionId: head.VersionId,
+        };
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw translateS3Error(error, 'HeadObject', bucket, key);
+      }
+    },
+
+    async getObjectTags(bucket, key) {
+      try {
+        const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+        const tags: Record<string, string> = {};
+        for (const tag of tagging.TagSet ?? []) {
+          if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
+        }
+        return tags;
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw translateS3Error(error, 'GetObjectTagging', bucket, key);
+      }
+    },
+
+    async listEarlierVersions(bucket, key): Promise<readonly ObjectVersion[]> {
+      const versions: ObjectVersion[] = [];
+      let keyMarker: string | undefined;
+      let versionIdMarker: string | undefined;
+      try {
+        // Bounded: a ticket file has a handful of versions; the lifecycle rule expires old ones.
+        for (let page = 0; page < 5; page += 1) {
+          const listing = await s3.send(
+            new ListObjectVersionsCommand({
+              Bucket: bucket,
+              Prefix: key,
+              KeyMarker: keyMarker,
+              VersionIdMarker: versionIdMarker,
+              MaxKeys: 100,
+            }),
+          );
+          for (const version of listing.Versions ?? []) {
+            if (version.Key !== key || version.IsLatest || !version.VersionId) continue;
+            versions.push({
+              versionId: version.VersionId,
+              eTag: stripETag(version.ETag),
+              size: version.Size ?? 0,
+              lastModified: version.LastModified ?? new Date(0),
+            });
+          }
+          if (!listing.IsTruncated || listing.NextKeyMarker !== key) break;
+          keyMarker = listing.NextKeyMarker;
+          versionIdMarker = listing.NextVersionIdMarker;
+        }
+      } catch (error) {
+        const status = statusOf(error);
+        // An S3-compatible store without versioning support answers 404/405/501: it keeps no earlier versions.
+        if (status === 404 || status === 405 || status === 501 || (error instanceof Error && error.name === 'NotImplemented')) {
+          return [];
+        }
+        throw translateS3Error(error, 'ListObjectVersions', bucket, key);
+      }
+      return versions;
+    },
+
+    async openObject(bucket, key, options: { eTag: string; range?: ByteRange; signal?: AbortSignal }) {
+      try {
+        const object = await s3.send(
+          new GetObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            IfMatch: `"${options.eTag}"`,
+            Range: options.range ? `bytes=${options.range.start}-${options.range.end}` : undefined,
+          }),
+          { abortSignal: options.signal },
+        );
+        if (!(object.Body instanceof Readable)) {
+          throw new SyncError(`S3 GetObject on s3://${bucket}/${key} returned no stream`, {
+            kind: 'transient',
+            code: 's3-error',
+          });
+        }
+        return object.Body;
+      } catch (error) {
+        if (statusOf(error) === 412 || (error instanceof Error && error.name === 'PreconditionFailed')) {
+          throw new SyncError(`s3://${bucket}/${key} changed since its event: a newer version exports itself`, {
+            kind: 'permanent',
+            code: 'superseded',
+            cause: error,
+          });
+        }
+        if (isNotFound(error)) {
+          throw new SyncError(`s3://${bucket}/${key} no longer exists`, {
+            kind: 'permanent',
+            code: 'object-missing',
+            cause: error,
+          });
+        }
+        throw translateS3Error(error, 'GetObject', bucket, key);
+      }
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * One SQS record of the sync queue: its body is an S3 notification. Turns every S3 event in it into an outcome
+ * (exported or skipped with a reason) or a failure that the queue retries after a delay of its own.
+ */
+import { errorMessage, isAbortError, isSyncError } from './errors.ts';
+import type { SyncLog, SyncMetrics } from './observability.ts';
+import { backoffDelayMs, nextDelayMs } from './retry.ts';
+import { MalformedEventError, parseS3Message } from './s3-event.ts';
+import { type SyncDeps, type SyncOutcome, syncObjectEvent } from './sync.ts';
+
+/** The fields of an SQS record the sync reads. */
+export interface QueueRecord {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  /** The queue's ARN, as Lambda's event source mapping sets it. */
+  readonly eventSourceARN?: string | undefined;
+  readonly attributes?: { readonly ApproximateReceiveCount?: string | undefined } | undefined;
+}
+
+/** Puts a failed record back on the queue after a delay of its own (`ChangeMessageVisibility`). */
+export interface RetryScheduler {
+  deferRetry(record: QueueRecord, delaySeconds: number): Promise<void>;
+}
+
+/** What {@link processQueueRecord} needs. */
+export interface RecordDeps extends SyncDeps {
+  readonly log: SyncLog;
+  readonly metrics: SyncMetrics;
+  readonly retries: RetryScheduler;
+  /** Told of every outcome, for the local stack's live view. */
+  readonly onOutcome?: ((outcome: SyncOutcome, messageId: string) => void) | undefined;
+  readonly random?: () => number;
+}
+
+/** Backoff of a transient failure between queue receives: 10 s doubling, up to 15 minutes. */
+export const TRANSIENT_BACKOFF = { baseMs: 10_000, capMs: 15 * 60_000 } as const;
+/** Backoff of an account-wide failure: minutes, since every record would fail the same way. */
+export const ACCOUNT_BACKOFF = { baseMs: 5 * 60_000, capMs: 15 * 60_000 } as const;
+/** A record stopped by the function's deadline is tried again soon. */
+const ABORTED_RETRY_SECONDS = 5;
+/** SQS's upper bound for a visibility timeout. */
+const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+
+/** The error a failed record is reported with. */
+export class RecordFailedError extends Error {
+  readonly kind: string;
+  readonly code: string;
+  readonly delaySeconds: number;
+
+  constructor(message: string, options: { kind: string; code: string; delaySeconds: number; cause: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = 'RecordFailedError';
+    this.kind = options.kind;
+    this.code = options.code;
+    this.delaySeconds = options.delaySeconds;
+  }
+}
+
+/** The delay before a failed record is received again, in whole seconds. */
+export function retryDelaySeconds(error: unknown, receiveCount: number, random: () => number = Math.random): number {
+  if (isAbortError(error)) return ABORTED_RETRY_SECONDS;
+  const attempt = Math.max(0, receiveCount - 1);
+  const ms =
+    isSyncError(error) && error.kind === 'account'
+      ? backoffDelayMs(attempt, { ...ACCOUNT_BACKOFF, random })
+      : nextDelayMs(attempt, isSyncError(error) ? error.retryAfterMs : undefined, { ...TRANSIENT_BACKOFF, random });
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil(ms / 1000)));
+}
+
+function logOutcome(deps: RecordDeps, outcome: SyncOutcome, messageId: string, durationMs: number): void {
+  const attributes = {
+    messageId,
+    bucket: outcome.bucket,
+    key: outcome.key,
+    eventName: outcome.eventName,
+    size: outcome.size,
+    decision: outcome.decision,
+    reason: outcome.reason.code,
+    reasonMessage: outcome.reason.message,
+    dropboxPath: outcome.dropboxPath,
+    bytes: outcome.bytes,
+    durationMs,
+    warnings: outcome.warnings.map((warning) => warning.code),
+  };
+  for (const warning of outcome.warnings) {
+    deps.metrics.warned(warning.code);
+    deps.log.warn(warning.message, { messageId, key: outcome.key, warning: warning.code });
+  }
+  if (outcome.decision === 'exported') {
+    deps.metrics.exported(outcome.bytes);
+    deps.log.info('exported', attributes);
+  } else {
+    deps.metrics.skipped(outcome.reason.code);
+    deps.log.info('skipped', attributes);
+  }
+  deps.onOutcome?.(outcome, messageId);
+}
+
+/**
+ * Processes one record. Resolves with its outcomes when every S3 event in it is exported or skipped; rejects with a
+ * {@link RecordFailedError} after scheduling the record's retry when any of them failed.
+ */
+export async function processQueueRecord(
+  record: QueueRecord,
+  deps: RecordDeps,
+  signal?: AbortSignal,
+): Promise<SyncOutcome[]> {
+  const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
+  let parsed: ReturnType<typeof parseS3Message>;
+  try {
+    parsed = parseS3Message(record.messageId, record.body);
+  } catch (error) {
+    if (!(error instanceof MalformedEventError)) throw error;
+    deps.metrics.skipped(error.code);
+    deps.log.warn('skipped', { messageId: record.messageId, decision: 'skipped', reason: error.code, reasonMessage: error.message });
+    return [];
+  }
+  if (parsed.kind === 'skip') {
+    deps.metrics.skipped(parsed.reason.code);
+    deps.log.info('skipped', {
+      messageId: record.messageId,
+      decision: 'skipped',
+      reason: parsed.reason.code,
+      reasonMessage: parsed.reason.message,
+    });
+    return [];
+  }
+  for (const ignored of parsed.ignored) {
+    deps.metrics.skipped(ignored.reason.code);
+    deps.log.info('skipped', {
+      messageId: record.messageId,
+      key: ignored.key,
+      eventName: ignored.eventName,
+      decision: 'skipped',
+      reason: ignored.reason.code,
+      reasonMessage: ignored.reason.message,
+    });
+  }
+
+  const outcomes: SyncOutcome[] = [];
+  for (const event of parsed.records) {
+    const started = Date.now();
+    try {
+      const outcome = await syncObjectEvent(event, deps, signal);
+      logOutcome(deps, outcome, record.messageId, Date.now() - started);
+      outcomes.push(outcome);
+    } catch (error) {
+      if (isSyncError(error) && error.kind === 'permanent') {
+        const outcome: SyncOutcome = {
+          bucket: event.bucket,
+          key: event.key,
+          eventName: event.eventName,
+          decision: 'skipped',
+          reason: { code: error.code, message: error.message },
+          dropboxPath: null,
+          bytes: 0,
+          warnings: [],
+        };
+        logOutcome(deps, outcome, record.messageId, Date.now() - started);
+        outcomes.push(outcome);
+        continue;
+      }
+      const kind = isAbortError(error) || signal?.aborted ? 'aborted' : isSyncError(error) ? error.kind : 'transient';
+      const code = isSyncError(error) ? error.code : kind === 'aborted' ? 'deadline' : 'unexpected-error';
+      const delaySeconds = retryDelaySeconds(signal?.aborted ? signal.reason : error, receiveCount, deps.random);
+      deps.metrics.failed(kind);
+      deps.log.error('failed', {
+        messageId: record.messageId,
+        bucket: event.bucket,
+        key: event.key,
+        eventName: event.eventName,
+        decision: 'failed',
+        kind,
+        reason: code,
+        reasonMessage: errorMessage(error),
+        receiveCount,
+        retryInSeconds: delaySeconds,
+        durationMs: Date.now() - started,
+      });
+      try {
+        await deps.retries.deferRetry(record, delaySeconds);
+      } catch (deferError) {
+        // The record still fails and comes back after the queue's own visibility timeout.
+        deps.log.warn('could not set the retry delay', {
+          messageId: record.messageId,
+          error: errorMessage(deferError),
+        });
+      }
+      throw new RecordFailedError(`${event.key}: ${code}`, { kind, code, delaySeconds, cause: error });
+    }
+  }
+  return outcomes;
+}
+
