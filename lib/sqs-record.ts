@@ -48,7 +48,10 @@ export class RecordFailedError extends Error {
   readonly code: string;
   readonly delaySeconds: number;
 
-  constructor(message: string, options: { kind: string; code: string; delaySeconds: number; cause: unknown }) {
+  constructor(
+    message: string,
+    options: { kind: string; code: string; delaySeconds: number; cause: unknown },
+  ) {
     super(message, { cause: options.cause });
     this.name = 'RecordFailedError';
     this.kind = options.kind;
@@ -58,13 +61,20 @@ export class RecordFailedError extends Error {
 }
 
 /** The delay before a failed record is received again, in whole seconds. */
-export function retryDelaySeconds(error: unknown, receiveCount: number, random: () => number = Math.random): number {
+export function retryDelaySeconds(
+  error: unknown,
+  receiveCount: number,
+  random: () => number = Math.random,
+): number {
   if (isAbortError(error)) return ABORTED_RETRY_SECONDS;
   const attempt = Math.max(0, receiveCount - 1);
   const ms =
     isSyncError(error) && error.kind === 'account'
       ? backoffDelayMs(attempt, { ...ACCOUNT_BACKOFF, random })
-      : nextDelayMs(attempt, isSyncError(error) ? error.retryAfterMs : undefined, { ...TRANSIENT_BACKOFF, random });
+      : nextDelayMs(attempt, isSyncError(error) ? error.retryAfterMs : undefined, {
+          ...TRANSIENT_BACKOFF,
+          random,
+        });
   return Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil(ms / 1000)));
 }
 
@@ -113,7 +123,12 @@ export async function processQueueRecord(
   } catch (error) {
     if (!(error instanceof MalformedEventError)) throw error;
     deps.metrics.skipped(error.code);
-    deps.log.warn('skipped', { messageId: record.messageId, decision: 'skipped', reason: error.code, reasonMessage: error.message });
+    deps.log.warn('skipped', {
+      messageId: record.messageId,
+      decision: 'skipped',
+      reason: error.code,
+      reasonMessage: error.message,
+    });
     return [];
   }
   if (parsed.kind === 'skip') {
@@ -161,9 +176,14 @@ export async function processQueueRecord(
         outcomes.push(outcome);
         continue;
       }
-      const kind = isAbortError(error) || signal?.aborted ? 'aborted' : isSyncError(error) ? error.kind : 'transient';
+      const kind =
+        isAbortError(error) || signal?.aborted ? 'aborted' : isSyncError(error) ? error.kind : 'transient';
       const code = isSyncError(error) ? error.code : kind === 'aborted' ? 'deadline' : 'unexpected-error';
-      const delaySeconds = retryDelaySeconds(signal?.aborted ? signal.reason : error, receiveCount, deps.random);
+      const delaySeconds = retryDelaySeconds(
+        signal?.aborted ? signal.reason : error,
+        receiveCount,
+        deps.random,
+      );
       deps.metrics.failed(kind);
       deps.log.error('failed', {
         messageId: record.messageId,
@@ -192,4 +212,3 @@ export async function processQueueRecord(
   }
   return outcomes;
 }
-

@@ -98,17 +98,16 @@ export async function syncObjectEvent(
   for (let round = 0; ; round += 1) {
     signal?.throwIfAborted();
     const head = await deps.objects.headObject(event.bucket, event.key);
-    if (!head) return skip(event, 'object-missing', 'The object no longer exists in S3 (deleted after its event)');
+    if (!head)
+      return skip(event, 'object-missing', 'The object no longer exists in S3 (deleted after its event)');
     if (expectedETag !== undefined && expectedETag !== '' && head.eTag !== expectedETag) {
-      return skip(
-        event,
-        'superseded',
-        'A newer version of the object exists; its own event exports it',
-        { size: head.size },
-      );
+      return skip(event, 'superseded', 'A newer version of the object exists; its own event exports it', {
+        size: head.size,
+      });
     }
     const tags = await deps.objects.getObjectTags(event.bucket, event.key);
-    if (!tags) return skip(event, 'object-missing', 'The object no longer exists in S3 (deleted after its event)');
+    if (!tags)
+      return skip(event, 'object-missing', 'The object no longer exists in S3 (deleted after its event)');
 
     const decision = evaluateExport({ key: event.key, metadata: head.metadata, tags }, settings.rules);
     if (!decision.export || decision.dropboxPath === null) {
@@ -127,14 +126,21 @@ export async function syncObjectEvent(
     const dropbox = deps.dropboxFor(settings.dropbox);
     const existing = await dropbox.getFileMetadata(decision.dropboxPath, signal);
     if (existing && sameExport(existing, head)) {
-      return skip(event, 'already-exported', 'Dropbox already holds this version (same size and modified time)', {
-        dropboxPath: existing.pathDisplay,
-        size: head.size,
-        warnings: decision.warnings,
-      });
+      return skip(
+        event,
+        'already-exported',
+        'Dropbox already holds this version (same size and modified time)',
+        {
+          dropboxPath: existing.pathDisplay,
+          size: head.size,
+          warnings: decision.warnings,
+        },
+      );
     }
     const replaceRev =
-      existing && settings.rules.onConflict === 'rename' ? await earlierExportRev(deps, event, existing) : undefined;
+      existing && settings.rules.onConflict === 'rename'
+        ? await earlierExportRev(deps, event, existing)
+        : undefined;
 
     const body = await deps.objects.openObject(event.bucket, event.key, { eTag: head.eTag, signal });
     const committed = await dropbox.upload({

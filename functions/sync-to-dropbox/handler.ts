@@ -8,7 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
 import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { createSettingsLoader } from '../../lib/aws/settings-store.ts';
@@ -82,10 +82,15 @@ export function createHandler(deps: HandlerDeps) {
       // Stop before middy's own early timeout so unfinished records are reported as failed, not the whole batch.
       const deadline = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1000, remaining - margin))]);
       const processor = new BatchProcessor(EventType.SQS);
-      return processPartialResponse(event, (record) => processQueueRecord(record, recordDeps, deadline), processor, {
-        context,
-        throwOnFullBatchFailure: false,
-      });
+      return processPartialResponse(
+        event,
+        (record: SQSRecord) => processQueueRecord(record, recordDeps, deadline),
+        processor,
+        {
+          context,
+          throwOnFullBatchFailure: false,
+        },
+      );
     });
 }
 

@@ -1,7 +1,7 @@
 /**
  * AWS SDK clients, configured the same way for the function, the CLI and the local stack. Endpoints come from the
- * SDK's standard variables (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_SQS`), which the SDK
- * reads by itself.
+ * SDK's standard variables (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL`),
+ * read from `options.env` so that an embedded local stack can pass its own; unset, the SDK resolves AWS's endpoints.
  */
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -21,10 +21,11 @@ export interface AwsClientOptions {
  */
 export function createS3Client(options: AwsClientOptions = {}): S3Client {
   const env = options.env ?? process.env;
-  const custom = Boolean(env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL);
+  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   const config: S3ClientConfig = { region: options.region };
-  if (custom) {
+  if (endpoint) {
     Object.assign(config, {
+      endpoint,
       forcePathStyle: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -35,10 +36,18 @@ export function createS3Client(options: AwsClientOptions = {}): S3Client {
 
 /** An SSM client. */
 export function createSsmClient(options: AwsClientOptions = {}): SSMClient {
-  return new SSMClient({ region: options.region });
+  const env = options.env ?? process.env;
+  return new SSMClient({
+    region: options.region,
+    endpoint: env.AWS_ENDPOINT_URL_SSM ?? env.AWS_ENDPOINT_URL,
+  });
 }
 
 /** An SQS client. */
 export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
-  return new SQSClient({ region: options.region });
+  const env = options.env ?? process.env;
+  return new SQSClient({
+    region: options.region,
+    endpoint: env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL,
+  });
 }

@@ -112,7 +112,12 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
       } catch (error) {
         const status = statusOf(error);
         // An S3-compatible store without versioning support answers 404/405/501: it keeps no earlier versions.
-        if (status === 404 || status === 405 || status === 501 || (error instanceof Error && error.name === 'NotImplemented')) {
+        if (
+          status === 404 ||
+          status === 405 ||
+          status === 501 ||
+          (error instanceof Error && error.name === 'NotImplemented')
+        ) {
           return [];
         }
         throw translateS3Error(error, 'ListObjectVersions', bucket, key);
@@ -140,11 +145,14 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
         return object.Body;
       } catch (error) {
         if (statusOf(error) === 412 || (error instanceof Error && error.name === 'PreconditionFailed')) {
-          throw new SyncError(`s3://${bucket}/${key} changed since its event: a newer version exports itself`, {
-            kind: 'permanent',
-            code: 'superseded',
-            cause: error,
-          });
+          throw new SyncError(
+            `s3://${bucket}/${key} changed since its event: a newer version exports itself`,
+            {
+              kind: 'permanent',
+              code: 'superseded',
+              cause: error,
+            },
+          );
         }
         if (isNotFound(error)) {
           throw new SyncError(`s3://${bucket}/${key} no longer exists`, {

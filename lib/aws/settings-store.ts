@@ -16,7 +16,11 @@ export function normaliseSettingsPath(path: string): string {
  * Reads every parameter under `path` (recursive, decrypted, all pages) into a map of names relative to it:
  * `/ticket-dropbox-sync/default/dropbox/app-key` → `dropbox/app-key`.
  */
-export async function loadRawSettings(ssm: SSMClient, path: string, signal?: AbortSignal): Promise<RawSettings> {
+export async function loadRawSettings(
+  ssm: SSMClient,
+  path: string,
+  signal?: AbortSignal,
+): Promise<RawSettings> {
   const base = normaliseSettingsPath(path);
   const raw: Record<string, string> = {};
   let nextToken: string | undefined;
@@ -71,11 +75,14 @@ export function createSettingsLoader(options: SettingsLoaderOptions): SettingsLo
       return await loadRawSettings(options.ssm, options.path);
     } catch (error) {
       cached = undefined;
-      throw new SyncError(`Could not read the settings under ${normaliseSettingsPath(options.path)} from SSM`, {
-        kind: 'transient',
-        code: 'settings-unreadable',
-        cause: error,
-      });
+      throw new SyncError(
+        `Could not read the settings under ${normaliseSettingsPath(options.path)} from SSM`,
+        {
+          kind: 'transient',
+          code: 'settings-unreadable',
+          cause: error,
+        },
+      );
     }
   };
   return {

@@ -1,0 +1,282 @@
+/**
+ * The local stack: the whole flow on one machine with no AWS or Dropbox account. s3rver behind a notifying proxy,
+ * the SSM and SQS emulators, the Dropbox emulator (or any Dropbox-compatible origin, or the real Dropbox), the
+ * poller, and the function's own handler.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetParameterCommand, ParameterNotFound, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
+import { createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import type { SyncOutcome } from '../../lib/sync.ts';
+import {
+  type DropboxEmulator,
+  EMULATOR_CREDENTIALS,
+  type FaultOptions,
+  startDropboxEmulator,
+} from '../emulators/dropbox/server.ts';
+import { type LocalS3, startLocalS3 } from '../emulators/s3/server.ts';
+import { type SqsEmulator, type SqsFaults, startSqsEmulator } from '../emulators/sqs/server.ts';
+import { type SsmEmulator, startSsmEmulator } from '../emulators/ssm/server.ts';
+import { type Poller, startPoller } from './poller.ts';
+
+/** The same names as the CloudFormation stack's outputs, plus what only the local stack has. */
+export interface LocalOutputs {
+  readonly BucketName: string;
+  readonly QueueUrl: string;
+  readonly QueueArn: string;
+  readonly DeadLetterQueueUrl: string;
+  readonly DeadLetterQueueArn: string;
+  readonly SettingsPath: string;
+  readonly SettingsKmsKeyId: string;
+  readonly FunctionName: string;
+  readonly EventSourceMappingId: string;
+  readonly KeyPrefix: string;
+  readonly Local: true;
+  readonly PauseFile: string;
+  readonly Region: string;
+  readonly Endpoints: {
+    readonly s3: string;
+    readonly ssm: string;
+    readonly sqs: string;
+    readonly dropbox?: string;
+  };
+}
+
+/** Options of {@link startLocalStack}. */
+export interface LocalStackOptions {
+  /** Data folder (`.local`): s3/, dropbox/, ssm.json, outputs.json, paused. */
+  readonly dir: string;
+  /** @default 'default' */
+  readonly instance?: string;
+  /** Run the poller and the handler. @default true */
+  readonly poll?: boolean;
+  /** Pollers at once. @default 2 */
+  readonly pollers?: number;
+  /**
+   * A Dropbox-compatible origin to use instead of starting the emulator (with the emulator's test credentials).
+   * `null` means the real Dropbox (credentials from `DROPBOX_APP_KEY` / `DROPBOX_REFRESH_TOKEN` /
+   * `DROPBOX_APP_SECRET`). @default process.env.DROPBOX_ENDPOINT_URL, else an embedded emulator
+   */
+  readonly dropboxEndpointUrl?: string | null;
+  readonly dropboxFaults?: FaultOptions;
+  readonly sqsFaults?: SqsFaults;
+  /** Settings written to SSM at start when absent (relative names: `export-by-status`, …). */
+  readonly initialSettings?: Readonly<Record<string, string>>;
+  /** How long the function caches settings. @default 2 */
+  readonly settingsTtlSeconds?: number;
+  readonly onOutcome?: (outcome: SyncOutcome, messageId: string) => void;
+  readonly onError?: (error: unknown) => void;
+  /** Fixed ports (0 = any free port). */
+  readonly ports?: {
+    readonly s3?: number;
+    readonly ssm?: number;
+    readonly sqs?: number;
+    readonly dropbox?: number;
+  };
+}
+
+/** A running local stack. */
+export interface LocalStack {
+  readonly outputs: LocalOutputs;
+  /** The environment a process needs to use this stack (endpoints, dummy credentials, region, names). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly s3: LocalS3;
+  readonly ssm: SsmEmulator;
+  readonly sqs: SqsEmulator;
+  readonly dropbox: DropboxEmulator | undefined;
+  readonly poller: Poller | undefined;
+  close(): Promise<void>;
+}
+
+const REGION = 'us-east-1';
+
+async function putIfAbsent(
+  ssm: ReturnType<typeof createSsmClient>,
+  name: string,
+  value: string,
+  secure: boolean,
+): Promise<void> {
+  try {
+    await ssm.send(new GetParameterCommand({ Name: name }));
+  } catch (error) {
+    if (!(error instanceof ParameterNotFound)) throw error;
+    await ssm.send(
+      new PutParameterCommand({
+        Name: name,
+        Value: value,
+        Type: secure ? 'SecureString' : 'String',
+        Overwrite: false,
+      }),
+    );
+  }
+}
+
+/**
+ * Starts the local stack. It sets the AWS SDK's variables (endpoints, dummy credentials, region) in this process's
+ * environment, since the SDK reads credentials from there; `env` holds the same for child processes.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const dir = resolve(options.dir);
+  const instance = options.instance ?? 'default';
+  const bucket = 'ticket-files';
+  const keyPrefix = 'tickets/';
+  const queueName = `ticket-dropbox-sync-${instance}`;
+  const dlqName = `${queueName}-dlq`;
+  const settingsPath = `/ticket-dropbox-sync/${instance}/`;
+  mkdirSync(join(dir, 's3'), { recursive: true });
+  mkdirSync(join(dir, 'dropbox'), { recursive: true });
+
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const ssm = await startSsmEmulator({
+      port: options.ports?.ssm ?? 0,
+      file: join(dir, 'ssm.json'),
+      region: REGION,
+    });
+    started.push(ssm);
+    const sqs = await startSqsEmulator({
+      port: options.ports?.sqs ?? 0,
+      region: REGION,
+      queues: [
+        { name: dlqName, messageRetentionSeconds: 14 * 24 * 3600 },
+        {
+          name: queueName,
+          visibilityTimeoutSeconds: 300,
+          messageRetentionSeconds: 4 * 24 * 3600,
+          redrive: { deadLetterQueueName: dlqName, maxReceiveCount: 5 },
+        },
+      ],
+      faults: options.sqsFaults,
+    });
+    started.push(sqs);
+
+    let dropbox: DropboxEmulator | undefined;
+    let dropboxUrl: string | undefined;
+    if (options.dropboxEndpointUrl === null) {
+      dropboxUrl = undefined;
+    } else if (options.dropboxEndpointUrl ?? process.env.DROPBOX_ENDPOINT_URL) {
+      dropboxUrl = options.dropboxEndpointUrl ?? process.env.DROPBOX_ENDPOINT_URL;
+    } else {
+      dropbox = await startDropboxEmulator({
+        port: options.ports?.dropbox ?? 0,
+        root: join(dir, 'dropbox'),
+        faults: options.dropboxFaults,
+      });
+      started.push(dropbox);
+      dropboxUrl = dropbox.url;
+    }
+
+    const env: Record<string, string> = {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_ENDPOINT_URL_SSM: ssm.url,
+      AWS_ENDPOINT_URL_SQS: sqs.url,
+      INSTANCE_NAME: instance,
+      SETTINGS_PATH: settingsPath,
+      QUEUE_URL: sqs.queueUrl(queueName),
+      KEY_PREFIX: keyPrefix,
+      SETTINGS_CACHE_TTL_SECONDS: String(options.settingsTtlSeconds ?? 2),
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      TICKET_DROPBOX_SYNC_LOCAL: dir,
+    };
+    if (dropboxUrl) env.DROPBOX_ENDPOINT_URL = dropboxUrl;
+    Object.assign(process.env, env);
+
+    const sqsClient = createSqsClient({ env });
+    const s3 = await startLocalS3({
+      port: options.ports?.s3 ?? 0,
+      directory: join(dir, 's3'),
+      buckets: [bucket],
+      prefix: keyPrefix,
+      notify: async (body) => {
+        await sqsClient.send(
+          new SendMessageCommand({ QueueUrl: sqs.queueUrl(queueName), MessageBody: body }),
+        );
+      },
+    });
+    started.push(s3);
+    env.AWS_ENDPOINT_URL_S3 = s3.url;
+    process.env.AWS_ENDPOINT_URL_S3 = s3.url;
+
+    const ssmClient = createSsmClient({ env });
+    for (const [name, value] of Object.entries(options.initialSettings ?? {})) {
+      await putIfAbsent(ssmClient, `${settingsPath}${name}`, value, false);
+    }
+    if (dropbox || dropboxUrl) {
+      await putIfAbsent(ssmClient, `${settingsPath}dropbox/app-key`, EMULATOR_CREDENTIALS.appKey, false);
+      await putIfAbsent(ssmClient, `${settingsPath}dropbox/app-secret`, EMULATOR_CREDENTIALS.appSecret, true);
+      await putIfAbsent(
+        ssmClient,
+        `${settingsPath}dropbox/refresh-token`,
+        EMULATOR_CREDENTIALS.refreshToken,
+        true,
+      );
+    } else {
+      const { DROPBOX_APP_KEY, DROPBOX_REFRESH_TOKEN, DROPBOX_APP_SECRET } = process.env;
+      if (!DROPBOX_APP_KEY || !DROPBOX_REFRESH_TOKEN) {
+        throw new Error(
+          'The real Dropbox needs DROPBOX_APP_KEY and DROPBOX_REFRESH_TOKEN in the environment',
+        );
+      }
+      await putIfAbsent(ssmClient, `${settingsPath}dropbox/app-key`, DROPBOX_APP_KEY, false);
+      await putIfAbsent(ssmClient, `${settingsPath}dropbox/refresh-token`, DROPBOX_REFRESH_TOKEN, true);
+      if (DROPBOX_APP_SECRET)
+        await putIfAbsent(ssmClient, `${settingsPath}dropbox/app-secret`, DROPBOX_APP_SECRET, true);
+    }
+
+    const outputs: LocalOutputs = {
+      BucketName: bucket,
+      QueueUrl: sqs.queueUrl(queueName),
+      QueueArn: sqs.queueArn(queueName),
+      DeadLetterQueueUrl: sqs.queueUrl(dlqName),
+      DeadLetterQueueArn: sqs.queueArn(dlqName),
+      SettingsPath: settingsPath,
+      SettingsKmsKeyId: 'alias/ticket-dropbox-sync-local',
+      FunctionName: 'sync-to-dropbox-local',
+      EventSourceMappingId: 'local-poller',
+      KeyPrefix: keyPrefix,
+      Local: true,
+      PauseFile: join(dir, 'paused'),
+      Region: REGION,
+      Endpoints: { s3: s3.url, ssm: ssm.url, sqs: sqs.url, ...(dropboxUrl ? { dropbox: dropboxUrl } : {}) },
+    };
+    writeFileSync(join(dir, 'outputs.json'), `${JSON.stringify(outputs, null, 2)}\n`);
+
+    let poller: Poller | undefined;
+    if (options.poll ?? true) {
+      const handler = createHandler(
+        runtimeDeps({ env: { ...process.env, ...env }, onOutcome: options.onOutcome }),
+      );
+      poller = startPoller({
+        sqs: sqsClient,
+        queueUrl: outputs.QueueUrl,
+        queueArn: outputs.QueueArn,
+        handler: (event, context) => handler(event, context),
+        concurrency: options.pollers ?? 2,
+        pauseFile: outputs.PauseFile,
+        region: REGION,
+        onError: options.onError,
+      });
+    }
+
+    return {
+      outputs,
+      env,
+      s3,
+      ssm,
+      sqs,
+      dropbox,
+      poller,
+      async close() {
+        await poller?.stop();
+        for (const part of started.reverse()) await part.close();
+      },
+    };
+  } catch (error) {
+    for (const part of started.reverse()) await part.close().catch(() => undefined);
+    throw error;
+  }
+}
