@@ -1,0 +1,435 @@
+/**
+ * The Dropbox adapter: the `dropbox` SDK for every API call, with the project's own token handling (one refresh at
+ * a time), path root (`Dropbox-API-Path-Root` for team spaces), retry policy (lib/retry.ts) and streaming uploader.
+ * `DROPBOX_ENDPOINT_URL` routes API, content and token calls to one origin through the SDK's `fetch` option.
+ */
+import { createHash } from 'node:crypto';
+import { Dropbox, type DropboxRequestOptions, type DropboxResponse, type files, type users } from 'dropbox';
+import { isAbortError } from '../errors.ts';
+import type { DropboxFile, DropboxTarget, UploadRequest } from '../ports.ts';
+import { withRetry } from '../retry.ts';
+import type { DropboxCredentials } from '../settings.ts';
+import { createRoutedFetch, normalizeEndpointUrl, tokenUrl } from './endpoint.ts';
+import {
+  classifyErrorResponse,
+  type DropboxApiError,
+  isDropboxApiError,
+  networkError,
+  networkFailure,
+} from './errors.ts';
+import { toDropboxFile } from './metadata.ts';
+import { PathRootResolver, parseRootInfo, type RootInfo } from './path-root.ts';
+import { AccessTokenSource } from './tokens.ts';
+import {
+  type CommitArgs,
+  resolveUploadTuning,
+  type UploadApi,
+  type UploadTuning,
+  uploadStream,
+} from './uploader.ts';
+
+export type { UploadTuning } from './uploader.ts';
+export { DEFAULT_UPLOAD_TUNING } from './uploader.ts';
+
+/** What a retry inside a call reports, for logs and metrics (never a token). */
+export interface DropboxRetryInfo {
+  readonly endpoint: string;
+  /** The try about to start (1 = first retry). */
+  readonly attempt: number;
+  readonly delayMs: number;
+  /** The classified failure (`dropbox-rate-limited`, `dropbox-unavailable`, `dropbox-network`, …). */
+  readonly code: string;
+}
+
+/** Options of a {@link DropboxClient}. */
+export interface DropboxClientOptions {
+  readonly credentials: DropboxCredentials;
+  /** `DROPBOX_ENDPOINT_URL`: one http(s) origin for API, content and token calls. @default Dropbox itself */
+  readonly endpointUrl?: string | undefined;
+  /** @default globalThis.fetch */
+  readonly fetch?: typeof fetch;
+  readonly upload?: Partial<UploadTuning>;
+  readonly onRetry?: (info: DropboxRetryInfo) => void;
+  /** Limit of one call without data; calls with data get one more second per 256 KiB. @default 60000 */
+  readonly requestTimeoutMs?: number;
+}
+
+/** The connected account, as `users/get_current_account` describes it. */
+export interface DropboxAccount {
+  readonly accountId: string;
+  readonly displayName: string;
+  readonly email: string;
+  readonly rootNamespaceId: string;
+  readonly homeNamespaceId: string;
+  /** True when the account's root is a team space distinct from its home folder. */
+  readonly isTeamRoot: boolean;
+}
+
+interface CallOptions {
+  readonly signal?: AbortSignal | undefined;
+  /** Sends `Dropbox-API-Path-Root` (file routes). */
+  readonly pathRoot: boolean;
+  /** Bytes the call carries, for its timeout. */
+  readonly bytes?: number;
+  /** Overrides the tries of this call. */
+  readonly maxAttempts?: number;
+}
+
+type Send<T> = (sdk: Dropbox, options: DropboxRequestOptions) => Promise<DropboxResponse<T>>;
+
+const BYTES_PER_TIMEOUT_SECOND = 256 * 1024;
+
+function isTokenRefused(error: DropboxApiError): boolean {
+  const tags = error.summaryTags;
+  return (
+    error.status === 401 && (tags.includes('expired_access_token') || tags.includes('invalid_access_token'))
+  );
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Turns whatever an SDK call threw into a {@link DropboxApiError}; rethrows anything that is not a Dropbox failure. */
+function translate(endpoint: string, error: unknown): DropboxApiError {
+  if (isDropboxApiError(error)) return error;
+  if (error instanceof Error && error.name === 'DropboxResponseError' && isRecord(error)) {
+    const status = typeof error.status === 'number' ? error.status : 0;
+    const headers = error.headers instanceof Headers ? error.headers : undefined;
+    return classifyErrorResponse(endpoint, { status, headers, body: error.error }, error);
+  }
+  const failure = networkFailure(error);
+  if (failure !== undefined) return networkError(endpoint, failure, error);
+  throw error;
+}
+
+function toAccount(account: users.FullAccount): DropboxAccount {
+  const root = parseRootInfo(account.root_info);
+  if (root === undefined) throw new Error('users/get_current_account: answer without root_info');
+  return {
+    accountId: account.account_id,
+    displayName: account.name.display_name,
+    email: account.email,
+    rootNamespaceId: root.rootNamespaceId,
+    homeNamespaceId: root.homeNamespaceId,
+    isTeamRoot: root.rootNamespaceId !== root.homeNamespaceId,
+  };
+}
+
+/** Dropbox names the root folder `""` in `list_folder`. */
+function listPath(path: string): string {
+  return path === '/' ? '' : path;
+}
+
+/** The Dropbox adapter of the sync ({@link DropboxTarget}) and the CLI. */
+export class DropboxClient implements DropboxTarget {
+  readonly #fetch: typeof fetch;
+  readonly #tokens: AccessTokenSource;
+  readonly #root: PathRootResolver;
+  readonly #tuning: UploadTuning;
+  readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
+  readonly #timeoutMs: number;
+  readonly #uploadApi: UploadApi;
+
+  constructor(options: DropboxClientOptions) {
+    const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const endpointUrl =
+      options.endpointUrl === undefined ? undefined : normalizeEndpointUrl(options.endpointUrl);
+    this.#fetch = createRoutedFetch(endpointUrl, baseFetch);
+    this.#tokens = new AccessTokenSource({
+      appKey: options.credentials.appKey,
+      refreshToken: options.credentials.refreshToken,
+      appSecret: options.credentials.appSecret,
+      tokenUrl: tokenUrl(endpointUrl),
+      fetch: baseFetch,
+    });
+    this.#root = new PathRootResolver(options.credentials.pathRoot, (signal) => this.#readRoot(signal));
+    this.#tuning = resolveUploadTuning(options.upload);
+    this.#onRetry = options.onRetry;
+    this.#timeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.#uploadApi = this.#createUploadApi();
+  }
+
+  /** The tuning in force (defaults merged with overrides). */
+  get tuning(): UploadTuning {
+    return this.#tuning;
+  }
+
+  /** Token requests this client has sent (one per refresh, shared by concurrent calls). */
+  get tokenRequestCount(): number {
+    return this.#tokens.requestCount;
+  }
+
+  /** `users/get_current_account`; also refreshes the path root the client uses. */
+  async getCurrentAccount(signal?: AbortSignal): Promise<DropboxAccount> {
+    const account = toAccount(
+      await this.#call('users/get_current_account', (sdk, o) => sdk.usersGetCurrentAccount(o), {
+        signal,
+        pathRoot: false,
+      }),
+    );
+    this.#root.remember(account);
+    return account;
+  }
+
+  /** `files/get_metadata`: the file at `path`, or `null` when nothing (or a folder) is there. */
+  async getFileMetadata(path: string, signal?: AbortSignal): Promise<DropboxFile | null> {
+    try {
+      const metadata = await this.#call(
+        'files/get_metadata',
+        (sdk, o) => sdk.filesGetMetadata({ path, include_deleted: false }, o),
+        { signal, pathRoot: true },
+      );
+      return metadata['.tag'] === 'file' ? toDropboxFile(metadata) : null;
+    } catch (error) {
+      if (
+        isDropboxApiError(error) &&
+        error.status === 409 &&
+        error.summaryTags.join('/') === 'path/not_found'
+      ) {
+        return null;
+      }
+      throw error;
+    }
+  }
+
+  /** The files in a folder (with `recursive`, in its subfolders too), following the cursor; `[]` for no folder. */
+  async listFolder(
+    path: string,
+    options: { readonly recursive?: boolean; readonly signal?: AbortSignal } = {},
+  ): Promise<DropboxFile[]> {
+    const { signal } = options;
+    const found: DropboxFile[] = [];
+    const collect = (page: files.ListFolderResult): void => {
+      for (const entry of page.entries) {
+        if (entry['.tag'] === 'file') found.push(toDropboxFile(entry));
+      }
+    };
+    let page: files.ListFolderResult;
+    try {
+      page = await this.#call(
+        'files/list_folder',
+        (sdk, o) => sdk.filesListFolder({ path: listPath(path), recursive: options.recursive ?? false }, o),
+        { signal, pathRoot: true },
+      );
+    } catch (error) {
+      if (
+        isDropboxApiError(error) &&
+        error.status === 409 &&
+        error.summaryTags.join('/') === 'path/not_found'
+      ) {
+        return [];
+      }
+      throw error;
+    }
+    collect(page);
+    while (page.has_more) {
+      const cursor = page.cursor;
+      page = await this.#call(
+        'files/list_folder/continue',
+        (sdk, o) => sdk.filesListFolderContinue({ cursor }, o),
+        { signal, pathRoot: true },
+      );
+      collect(page);
+    }
+    return found;
+  }
+
+  /** Streams one file into Dropbox (see lib/dropbox/uploader.ts) and returns it, its content hash verified. */
+  upload(request: UploadRequest): Promise<DropboxFile> {
+    return uploadStream(this.#uploadApi, request, this.#tuning);
+  }
+
+  /**
+   * `auth/token/revoke`: disables the access token and, with it, the refresh token it came from. The client is
+   * unusable afterwards (and leaves the shared cache).
+   */
+  async revokeToken(): Promise<void> {
+    await this.#call('auth/token/revoke', (sdk, o) => sdk.authTokenRevoke(o), {
+      pathRoot: false,
+      maxAttempts: 3,
+    });
+    this.#tokens.clear();
+    forgetClient(this);
+  }
+
+  async #readRoot(signal?: AbortSignal): Promise<RootInfo> {
+    // One try: the file call that needs the root retries as a whole.
+    const account = await this.#call('users/get_current_account', (sdk, o) => sdk.usersGetCurrentAccount(o), {
+      signal,
+      pathRoot: false,
+      maxAttempts: 1,
+    });
+    return toAccount(account);
+  }
+
+  #createUploadApi(): UploadApi {
+    const data = (contents: Uint8Array): Buffer =>
+      Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength);
+    return {
+      uploadSingle: ({ commit, data: bytes, contentHash, signal }) =>
+        this.#call(
+          'files/upload',
+          (sdk, o) =>
+            sdk.filesUpload({ ...commitInfo(commit), contents: data(bytes), content_hash: contentHash }, o),
+          { signal, pathRoot: true, bytes: bytes.byteLength },
+        ),
+      startSession: async ({ data: bytes, contentHash, signal }) => {
+        const started = await this.#call(
+          'files/upload_session/start',
+          (sdk, o) =>
+            sdk.filesUploadSessionStart(
+              {
+                close: false,
+                session_type: { '.tag': 'sequential' },
+                contents: data(bytes),
+                content_hash: contentHash,
+              },
+              o,
+            ),
+          { signal, pathRoot: true, bytes: bytes.byteLength },
+        );
+        return started.session_id;
+      },
+      appendSession: async ({ sessionId, offset, data: bytes, contentHash, signal }) => {
+        await this.#call(
+          'files/upload_session/append_v2',
+          (sdk, o) =>
+            sdk.filesUploadSessionAppendV2(
+              {
+                cursor: { session_id: sessionId, offset },
+                close: false,
+                contents: data(bytes),
+                content_hash: contentHash,
+              },
+              o,
+            ),
+          { signal, pathRoot: true, bytes: bytes.byteLength },
+        );
+      },
+      finishSession: ({ sessionId, offset, data: bytes, contentHash, commit, signal }) =>
+        this.#call(
+          'files/upload_session/finish',
+          (sdk, o) =>
+            sdk.filesUploadSessionFinish(
+              {
+                cursor: { session_id: sessionId, offset },
+                commit: commitInfo(commit),
+                contents: data(bytes),
+                content_hash: contentHash,
+              },
+              o,
+            ),
+          { signal, pathRoot: true, bytes: bytes.byteLength },
+        ),
+      getFileMetadata: (path, signal) => this.getFileMetadata(path, signal),
+    };
+  }
+
+  /**
+   * One Dropbox call with the project's policies: a fresh token (refreshed once more when Dropbox refuses it), the
+   * path root (read again once after `422 invalid_root`), and retries of transient failures with backoff.
+   */
+  async #call<T>(endpoint: string, send: Send<T>, options: CallOptions): Promise<T> {
+    const { signal } = options;
+    const timeout = this.#timeoutMs + Math.ceil((options.bytes ?? 0) / BYTES_PER_TIMEOUT_SECOND) * 1000;
+    let tokenRefreshed = false;
+    let rootReloaded = false;
+    const attempt = async (): Promise<T> => {
+      for (;;) {
+        signal?.throwIfAborted();
+        const token = await this.#tokens.get(signal);
+        const pathRoot = options.pathRoot ? await this.#root.header(signal) : undefined;
+        // Every data call carries its own content_hash, so the SDK's (broken) automatic hashing never runs.
+        const sdk = new Dropbox({ accessToken: token, fetch: this.#fetch, pathRoot });
+        try {
+          const response = await send(sdk, { signal, timeout });
+          return response.result;
+        } catch (error) {
+          if (signal?.aborted) throw signal.reason;
+          const failure = translate(endpoint, error);
+          if (isTokenRefused(failure) && !tokenRefreshed) {
+            tokenRefreshed = true;
+            await this.#tokens.refresh(token, signal);
+            continue;
+          }
+          if (failure.status === 422 && options.pathRoot && !rootReloaded) {
+            rootReloaded = true;
+            await this.#root.reload(failure.routeError, signal);
+            continue;
+          }
+          throw failure;
+        }
+      }
+    };
+    try {
+      return await withRetry(attempt, {
+        maxAttempts: options.maxAttempts ?? this.#tuning.maxAttempts,
+        baseMs: this.#tuning.backoffBaseMs,
+        capMs: this.#tuning.backoffCapMs,
+        signal,
+        classify: (error) =>
+          isDropboxApiError(error) && error.retryable
+            ? { retry: true, retryAfterMs: error.retryAfterMs }
+            : { retry: false },
+        onRetry: (error, attemptNumber, delayMs) => {
+          const code = isDropboxApiError(error) ? error.code : 'unknown';
+          this.#onRetry?.({ endpoint, attempt: attemptNumber, delayMs, code });
+        },
+      });
+    } catch (error) {
+      if (signal?.aborted && isAbortError(error)) throw signal.reason;
+      throw error;
+    }
+  }
+}
+
+function commitInfo(commit: CommitArgs): files.CommitInfo {
+  return {
+    path: commit.path,
+    mode: commit.mode['.tag'] === 'overwrite' ? { '.tag': 'overwrite' } : { '.tag': 'add' },
+    autorename: commit.autorename,
+    client_modified: commit.client_modified,
+    mute: commit.mute,
+  };
+}
+
+const clients = new Map<string, DropboxClient>();
+
+function cacheKey(options: DropboxClientOptions): string {
+  const secretHash = (value: string | undefined): string =>
+    value === undefined ? '' : createHash('sha256').update(value).digest('hex');
+  return JSON.stringify([
+    options.endpointUrl ?? '',
+    options.credentials.appKey,
+    secretHash(options.credentials.refreshToken),
+    secretHash(options.credentials.appSecret),
+    options.credentials.pathRoot,
+  ]);
+}
+
+function forgetClient(client: DropboxClient): void {
+  for (const [key, cached] of clients) {
+    if (cached === client) clients.delete(key);
+  }
+}
+
+/**
+ * The client for these credentials, created once per module and reused across warm invocations (its access token
+ * and path root with it). Keyed by endpoint, app key, path root and hashes of the secrets; the other options of the
+ * first call win.
+ */
+export function getDropboxClient(options: DropboxClientOptions): DropboxClient {
+  const key = cacheKey(options);
+  let client = clients.get(key);
+  if (client === undefined) {
+    client = new DropboxClient(options);
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** Empties the client cache (tests). */
+export function clearDropboxClientCache(): void {
+  clients.clear();
+}

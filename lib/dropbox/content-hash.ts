@@ -1,0 +1,54 @@
+/**
+ * Dropbox's `content_hash` (https://www.dropbox.com/developers/reference/content-hash): the content is split into
+ * 4 MiB blocks, each block is hashed with SHA-256, and the concatenation of the block digests is hashed again with
+ * SHA-256, written as lowercase hex. The hash of empty content is the SHA-256 of nothing (no blocks).
+ */
+import { createHash, type Hash } from 'node:crypto';
+
+/** Dropbox's hashing block: 4 MiB. */
+export const CONTENT_HASH_BLOCK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Incremental Dropbox content hasher: feed the content in chunks of any size, in order, then read the digest once.
+ * Keeps one block hasher and 32 bytes per finished block; never the content itself.
+ */
+export class DropboxContentHasher {
+  readonly #overall: Hash = createHash('sha256');
+  #block: Hash = createHash('sha256');
+  #blockFill = 0;
+  #digest: string | undefined;
+
+  /** Adds the next piece of content. */
+  update(chunk: Uint8Array): this {
+    if (this.#digest !== undefined) throw new Error('DropboxContentHasher: update() after digest()');
+    let position = 0;
+    while (position < chunk.byteLength) {
+      const take = Math.min(CONTENT_HASH_BLOCK_BYTES - this.#blockFill, chunk.byteLength - position);
+      this.#block.update(chunk.subarray(position, position + take));
+      this.#blockFill += take;
+      position += take;
+      if (this.#blockFill === CONTENT_HASH_BLOCK_BYTES) this.#finishBlock();
+    }
+    return this;
+  }
+
+  /** The content hash of everything fed so far, as lowercase hex. The hasher is finished afterwards. */
+  digest(): string {
+    if (this.#digest === undefined) {
+      if (this.#blockFill > 0) this.#finishBlock();
+      this.#digest = this.#overall.digest('hex');
+    }
+    return this.#digest;
+  }
+
+  #finishBlock(): void {
+    this.#overall.update(this.#block.digest());
+    this.#block = createHash('sha256');
+    this.#blockFill = 0;
+  }
+}
+
+/** The Dropbox content hash of `data`, in one call. */
+export function computeContentHash(data: Uint8Array): string {
+  return new DropboxContentHasher().update(data).digest();
+}
