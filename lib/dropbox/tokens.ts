@@ -116,27 +116,12 @@ export class AccessTokenSource {
     });
     if (appSecret !== undefined && appSecret !== '') form.set('client_secret', appSecret);
     this.#requests += 1;
-    let response: Response;
-    let body: unknown;
-    try {
-      response = await this.#options.fetch(this.#options.tokenUrl, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-        body: form.toString(),
-        signal: AbortSignal.timeout(this.#options.timeoutMs ?? 30_000),
-      });
-      const text = await response.text();
-      try {
-        body = JSON.parse(text);
-      } catch (parseError) {
-        if (!(parseError instanceof SyntaxError)) throw parseError;
-        body = text;
-      }
-    } catch (error) {
-      const failure = networkFailure(error);
-      if (failure === undefined) throw error;
-      throw networkError(ENDPOINT, failure, error);
-    }
+    const { response, body } = await postTokenForm(
+      this.#options.tokenUrl,
+      form,
+      this.#options.fetch,
+      this.#options.timeoutMs ?? 30_000,
+    );
     if (!response.ok) throw tokenError(response, body);
     if (!isRecord(body) || typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {
       throw new DropboxApiError({
@@ -155,6 +140,37 @@ export class AccessTokenSource {
       marginMs: Math.min(MAX_MARGIN_MS, lifetimeMs / 2),
     };
     return body.access_token;
+  }
+}
+
+/**
+ * POSTs a form to `oauth2/token` and reads the answer (JSON, or text when it is not JSON). A network failure becomes
+ * a retryable `dropbox-network` {@link DropboxApiError}.
+ */
+export async function postTokenForm(
+  url: string,
+  form: URLSearchParams,
+  doFetch: typeof fetch,
+  timeoutMs: number,
+): Promise<{ response: Response; body: unknown }> {
+  try {
+    const response = await doFetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: form.toString(),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await response.text();
+    try {
+      return { response, body: JSON.parse(text) };
+    } catch (parseError) {
+      if (!(parseError instanceof SyntaxError)) throw parseError;
+      return { response, body: text };
+    }
+  } catch (error) {
+    const failure = networkFailure(error);
+    if (failure === undefined) throw error;
+    throw networkError(ENDPOINT, failure, error);
   }
 }
 
