@@ -209,7 +209,7 @@ const ruleShape = {
   ),
 } as const;
 
-function defineSecretOrKey(name: string, secret: boolean, description: string) {
+function defineCredential(name: string, secret: boolean, description: string) {
   const schema = z
     .string({ error: `${name} must be a string.` })
     .optional()
@@ -229,13 +229,13 @@ function defineSecretOrKey(name: string, secret: boolean, description: string) {
 }
 
 const credentialShape = {
-  'dropbox/app-key': defineSecretOrKey('dropbox/app-key', false, 'The Dropbox app key, stored by connect.'),
-  'dropbox/refresh-token': defineSecretOrKey(
+  'dropbox/app-key': defineCredential('dropbox/app-key', false, 'The Dropbox app key, stored by connect.'),
+  'dropbox/refresh-token': defineCredential(
     'dropbox/refresh-token',
     true,
     'The OAuth refresh token (SecureString), stored by connect.',
   ),
-  'dropbox/app-secret': defineSecretOrKey(
+  'dropbox/app-secret': defineCredential(
     'dropbox/app-secret',
     true,
     'The app secret (SecureString); not needed for PKCE apps.',
