@@ -1,0 +1,258 @@
+/**
+ * `config show | validate | set NAME VALUE | unset NAME`: the settings in SSM Parameter Store, read by the
+ * function's own loader and checked by the function's own schema. Secret values are never printed: a secret
+ * shows only as set or not set.
+ */
+import type { Command } from 'commander';
+import { loadRawSettings, normaliseSettingsPath } from '../../lib/aws/settings-store.ts';
+import {
+  InvalidSettingsError,
+  parseSettings,
+  type RawSettings,
+  SETTING_DEFINITIONS,
+  type SettingDefinition,
+  type SettingProblem,
+  validateSetting,
+} from '../../lib/settings.ts';
+import { type CommandContext, type ExitState, runAction } from '../context.ts';
+import { CliUsageError, CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
+import { formatTable } from '../format.ts';
+import { type CliIo, printJson, printLines, readLine } from '../io.ts';
+import { deleteSetting, type ParameterStorage, putSetting } from '../settings-store.ts';
+
+/** One row of `config show`. */
+export interface SettingView {
+  readonly name: string;
+  readonly group: 'rules' | 'dropbox' | 'unknown';
+  readonly secret: boolean;
+  /** Whether a parameter is stored for it. */
+  readonly set: boolean;
+  /** The stored value; `null` for secrets, unknown parameters and unset settings. */
+  readonly value: string | null;
+  /** The value in force: the stored one, else the default; `null` for secrets or when there is none. */
+  readonly effective: string | null;
+  readonly default: string | null;
+  readonly allowed: readonly string[] | null;
+  /** Why the stored value is refused, when it is. */
+  readonly problem: string | null;
+}
+
+/** Describes every setting of an instance from its raw parameters, never exposing a secret value. */
+export function describeSettings(raw: RawSettings): SettingView[] {
+  const known = new Set(SETTING_DEFINITIONS.map((definition) => definition.name));
+  const views = SETTING_DEFINITIONS.map((definition) => describeSetting(definition, raw[definition.name]));
+  for (const name of Object.keys(raw).sort()) {
+    if (known.has(name)) continue;
+    // A parameter the product does not read: its value may be anything, including someone's secret.
+    views.push({
+      name,
+      group: 'unknown',
+      secret: false,
+      set: true,
+      value: null,
+      effective: null,
+      default: null,
+      allowed: null,
+      problem: 'not a setting of ticket-dropbox-sync: ignored',
+    });
+  }
+  return views;
+}
+
+function describeSetting(definition: SettingDefinition, stored: string | undefined): SettingView {
+  const set = stored !== undefined;
+  const problem = set ? validateSetting(definition.name, stored) : null;
+  const shown = definition.secret ? null : (stored ?? null);
+  return {
+    name: definition.name,
+    group: definition.group,
+    secret: definition.secret,
+    set,
+    value: shown,
+    effective: definition.secret ? null : set ? shown : (definition.default ?? null),
+    default: definition.default ?? null,
+    allowed: definition.allowed ?? null,
+    problem: problem?.message ?? null,
+  };
+}
+
+function displayValue(view: SettingView): string {
+  if (view.group === 'unknown') return '(not shown)';
+  if (view.secret) return view.set ? 'set (secret, not shown)' : 'not set';
+  if (view.set) return JSON.stringify(view.value);
+  return view.effective === null ? 'not set' : `${JSON.stringify(view.effective)} (default)`;
+}
+
+async function readRaw(context: CommandContext): Promise<{ raw: RawSettings; settingsPath: string }> {
+  const deployment = await context.deployment();
+  const clients = await context.clients();
+  const settingsPath = normaliseSettingsPath(deployment.outputs.settingsPath);
+  const raw = await loadRawSettings(clients.ssm, settingsPath);
+  return { raw, settingsPath };
+}
+
+async function showConfig(context: CommandContext, options: { readonly json?: boolean }): Promise<number> {
+  const { raw, settingsPath } = await readRaw(context);
+  const views = describeSettings(raw);
+  if (options.json === true) {
+    printJson(context.io, { settingsPath, settings: views });
+    return EXIT_OK;
+  }
+  printLines(context.io, `Settings under ${settingsPath}`, '');
+  const rows = views.map((view) => [
+    view.name,
+    displayValue(view),
+    view.problem === null ? '' : `! ${view.problem}`,
+  ]);
+  printLines(context.io, ...formatTable(['NAME', 'VALUE', ''], rows));
+  const bad = views.filter((view) => view.problem !== null && view.group !== 'unknown').length;
+  if (bad > 0)
+    printLines(context.io, '', `${bad} invalid value(s): run \`config validate\` for the details.`);
+  return EXIT_OK;
+}
+
+/** Every problem of the stored settings, as the function would report them; empty when they are valid. */
+export function findSettingProblems(raw: RawSettings): readonly SettingProblem[] {
+  try {
+    parseSettings(raw);
+    return [];
+  } catch (error) {
+    if (error instanceof InvalidSettingsError) return error.problems;
+    throw error;
+  }
+}
+
+async function validateConfig(
+  context: CommandContext,
+  options: { readonly json?: boolean },
+): Promise<number> {
+  const { raw, settingsPath } = await readRaw(context);
+  const problems = findSettingProblems(raw);
+  if (options.json === true) {
+    printJson(context.io, { settingsPath, valid: problems.length === 0, problems });
+  } else if (problems.length === 0) {
+    printLines(context.io, `The settings under ${settingsPath} are valid.`);
+  } else {
+    printLines(
+      context.io,
+      `The settings under ${settingsPath} have ${problems.length} problem(s):`,
+      ...problems.map((problem) => `  ${problem.parameter}: ${problem.message}`),
+    );
+  }
+  return problems.length === 0 ? EXIT_OK : EXIT_FAILED;
+}
+
+function findDefinition(name: string): SettingDefinition {
+  const definition = SETTING_DEFINITIONS.find((candidate) => candidate.name === name);
+  if (definition === undefined) {
+    const names = SETTING_DEFINITIONS.map((candidate) => candidate.name).join(', ');
+    throw new CliUsageError(`unknown setting "${name}"; the settings are ${names}`);
+  }
+  return definition;
+}
+
+async function readSecretValue(io: CliIo, name: string): Promise<string> {
+  if (io.stdinIsTty) io.stderr.write(`Value of ${name} (input is read from stdin): `);
+  const value = await readLine(io);
+  if (value === null || value === '') throw new CliUsageError(`no value for ${name} on stdin`);
+  return value;
+}
+
+/** The storage of a setting: a String, or a SecureString under the deployment's key (or `--kms-key-id`). */
+export function storageFor(
+  definition: SettingDefinition,
+  kmsKeyId: string | undefined,
+  deploymentKey: string | undefined,
+): ParameterStorage {
+  if (!definition.secret) return { secure: false };
+  const keyId = kmsKeyId ?? deploymentKey;
+  if (keyId === undefined) {
+    throw new CommandFailedError(
+      `${definition.name} is a SecureString, and the deployment reports no SettingsKmsKeyId: pass --kms-key-id`,
+    );
+  }
+  return { secure: true, kmsKeyId: keyId };
+}
+
+async function setConfig(
+  context: CommandContext,
+  name: string,
+  givenValue: string,
+  options: { readonly kmsKeyId?: string },
+): Promise<number> {
+  const definition = findDefinition(name);
+  const value =
+    definition.secret && givenValue === '-' ? await readSecretValue(context.io, name) : givenValue;
+  if (definition.secret) context.io.addSecret(value);
+  const problem = validateSetting(name, value);
+  if (problem !== null) throw new CommandFailedError(`${problem.message} Nothing was written.`);
+  const deployment = await context.deployment();
+  const storage = storageFor(definition, options.kmsKeyId, deployment.outputs.settingsKmsKeyId);
+  const clients = await context.clients();
+  await putSetting(clients.ssm, deployment.outputs.settingsPath, name, value, storage);
+  const where = normaliseSettingsPath(deployment.outputs.settingsPath);
+  printLines(
+    context.io,
+    storage.secure
+      ? `Set ${name} under ${where} (SecureString, KMS key ${storage.kmsKeyId}).`
+      : `Set ${name} = ${JSON.stringify(value)} under ${where}.`,
+  );
+  return EXIT_OK;
+}
+
+async function unsetConfig(context: CommandContext, name: string): Promise<number> {
+  const definition = findDefinition(name);
+  const deployment = await context.deployment();
+  const clients = await context.clients();
+  const existed = await deleteSetting(clients.ssm, deployment.outputs.settingsPath, name);
+  const fallback =
+    definition.default === undefined
+      ? 'it is now not set'
+      : `the default ${JSON.stringify(definition.default)} applies`;
+  printLines(context.io, existed ? `Removed ${name}: ${fallback}.` : `${name} was not set: ${fallback}.`);
+  return EXIT_OK;
+}
+
+/** Adds `config` and its subcommands to the program. */
+export function registerConfigCommands(program: Command, io: CliIo, state: ExitState): void {
+  const config = program
+    .command('config')
+    .description('show, validate and change the settings (SSM parameters under the instance path)');
+
+  config
+    .command('show')
+    .description('print every setting: its value or its default; secrets only as "set" or "not set"')
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) =>
+      runAction(io, state, command, (context) => showConfig(context, options)),
+    );
+
+  config
+    .command('validate')
+    .description("check the stored settings with the function's own schema; exit 1 listing every problem")
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }, command: Command) =>
+      runAction(io, state, command, (context) => validateConfig(context, options)),
+    );
+
+  config
+    .command('set')
+    .description(
+      'store one setting after checking its value (nothing is written when it is invalid); ' +
+        'for a secret, pass - as the value to read it from stdin',
+    )
+    .argument('<name>', `one of ${SETTING_DEFINITIONS.map((definition) => definition.name).join(', ')}`)
+    .argument('<value>', 'the new value (- reads a secret from stdin)')
+    .option('--kms-key-id <id>', "KMS key of a SecureString (default: the stack's SettingsKmsKeyId)")
+    .action(async (name: string, value: string, options: { kmsKeyId?: string }, command: Command) =>
+      runAction(io, state, command, (context) => setConfig(context, name, value, options)),
+    );
+
+  config
+    .command('unset')
+    .description('remove one setting, so that its default applies')
+    .argument('<name>', 'the setting')
+    .action(async (name: string, _options: unknown, command: Command) =>
+      runAction(io, state, command, (context) => unsetConfig(context, name)),
+    );
+}
