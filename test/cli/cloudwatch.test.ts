@@ -18,19 +18,35 @@ const CREDENTIALS = {
 
 /** The `Checksum` constructor the SDK's signer asks for, on node:crypto. */
 class NodeSha256 {
-  readonly #hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
+  readonly #secret: Buffer | undefined;
+  #hash: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
 
-  constructor(secret?: string | Uint8Array) {
-    this.#hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
+    this.#secret = secret === undefined ? undefined : toBuffer(secret);
+    this.#hash = this.#create();
   }
 
-  update(data: string | Uint8Array): void {
-    this.#hash.update(data);
+  #create(): ReturnType<typeof createHash> | ReturnType<typeof createHmac> {
+    return this.#secret === undefined ? createHash('sha256') : createHmac('sha256', this.#secret);
+  }
+
+  update(data: string | ArrayBuffer | ArrayBufferView): void {
+    this.#hash.update(toBuffer(data));
   }
 
   async digest(): Promise<Uint8Array> {
     return new Uint8Array(this.#hash.digest());
   }
+
+  reset(): void {
+    this.#hash = this.#create();
+  }
+}
+
+function toBuffer(data: string | ArrayBuffer | ArrayBufferView): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Signs the same GET as the SDK would, and returns its `authorization` header. */
