@@ -18,7 +18,13 @@ interface RunResult {
 }
 
 function isExecError(error: unknown): error is Error & { code: number; stdout: string; stderr: string } {
-  return error instanceof Error && 'stdout' in error && 'stderr' in error && typeof error.code === 'number';
+  return (
+    error instanceof Error &&
+    'stdout' in error &&
+    'stderr' in error &&
+    'code' in error &&
+    typeof error.code === 'number'
+  );
 }
 
 async function runNode(args: string[], env: NodeJS.ProcessEnv, cwd = REPO_ROOT): Promise<RunResult> {
