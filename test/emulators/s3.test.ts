@@ -281,6 +281,37 @@ describe('local S3 (s3rver behind the notifying proxy)', () => {
     expect(eventsOf(sent).at(-1)).toMatchObject({ key, size });
   });
 
+  it('refuses an aws-chunked upload whose trailing checksum does not match, and keeps no object', async () => {
+    // Prepare
+    const key = 'tickets/digest/bad.bin';
+    const content = Buffer.from('payload that will not match');
+    const encoded = Buffer.concat([
+      Buffer.from(`${content.length.toString(16)}\r\n`),
+      content,
+      Buffer.from('\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n'),
+    ]);
+
+    // Act
+    const response = await fetch(`${local.url}/${BUCKET}/${key}`, {
+      method: 'PUT',
+      headers: {
+        'content-encoding': 'aws-chunked',
+        'x-amz-content-sha256': 'STREAMING-UNSIGNED-PAYLOAD-TRAILER',
+        'x-amz-decoded-content-length': String(content.length),
+        'x-amz-trailer': 'x-amz-checksum-crc32',
+      },
+      body: encoded,
+    });
+    const text = await response.text();
+    const missing = await rejectionOf(s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key })));
+
+    // Assess
+    expect(response.status).toBe(400);
+    expect(text).toContain('<Code>BadDigest</Code>');
+    expect((missing as S3ServiceException).$metadata.httpStatusCode).toBe(404);
+    expect(sent).toEqual([]);
+  });
+
   it('stores a streamed upload sent without flexible checksums unchanged', async () => {
     // Prepare
     const size = 3 * 1024 * 1024 + 17;
