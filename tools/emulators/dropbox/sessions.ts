@@ -97,12 +97,14 @@ export class UploadSessions {
     length: number,
     last: boolean,
   ): LookupProblem | undefined {
-    if (session.closed) return { '.tag': 'closed' };
     if (session.type === 'sequential') {
+      if (session.closed) return { '.tag': 'closed' };
       if (session.busy || offset !== session.size)
         return { '.tag': 'incorrect_offset', correct_offset: session.size };
       return undefined;
     }
+    // The closing piece marks the end of the file; pieces before it may still arrive, in any order.
+    if (session.closed && (last || offset + length > session.size)) return { '.tag': 'closed' };
     if (offset % CONCURRENT_ALIGNMENT !== 0) return { '.tag': 'concurrent_session_invalid_offset' };
     if (!last && length % CONCURRENT_ALIGNMENT !== 0)
       return { '.tag': 'concurrent_session_invalid_data_size' };

@@ -5,7 +5,7 @@
  * `<root>/.dropbox-emulator/index.json`. A file deleted from disk by hand reads as deleted.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { badRequest, HttpReply } from './http.ts';
 import { dropboxNow, isDisallowedName, lowerPath, renameCandidates, splitPath } from './paths.ts';
@@ -331,7 +331,6 @@ export class DropboxStore {
       return this.#write(ns, parents, name, undefined, source, request, target.prefix);
     if (existing.tag === 'file' && existing.contentHash === source.contentHash) {
       // Identical content: nothing is written, whatever the mode.
-      await rm(source.file, { force: true });
       return { ok: true, metadata: this.#describe(existing, target.prefix, false) };
     }
     let conflict: 'file' | 'folder' | undefined;
@@ -343,7 +342,6 @@ export class DropboxStore {
     }
     conflict ??= 'file';
     if (!request.autorename) {
-      await rm(source.file, { force: true });
       return { ok: false, writeError: { '.tag': 'conflict', conflict: { '.tag': conflict } } };
     }
     const style = typeof request.mode === 'object' ? 'conflicted' : 'number';
@@ -355,11 +353,9 @@ export class DropboxStore {
         return this.#write(ns, parents, candidate, undefined, source, request, target.prefix);
       // Emulator assumption: a renamed copy with identical content counts as "identical content at the path".
       if (other.tag === 'file' && other.contentHash === source.contentHash) {
-        await rm(source.file, { force: true });
         return { ok: true, metadata: this.#describe(other, target.prefix, false) };
       }
     }
-    await rm(source.file, { force: true });
     return { ok: false, writeError: { '.tag': 'conflict', conflict: { '.tag': conflict } } };
   }
 
