@@ -384,6 +384,10 @@ export class TicketDropboxSyncStack extends Stack {
         value: this.settingsKey.keyArn,
         description: 'The KMS key (ARN) of the SecureString settings',
       },
+      QueueKmsKeyArn: {
+        value: this.messagesKey.keyArn,
+        description: 'The KMS key of the queues and the alarm topic (operators sending or redriving need it)',
+      },
       FunctionName: { value: this.function.functionName, description: 'The sync function' },
       EventSourceMappingId: {
         value: this.eventSource.eventSourceMappingId,

@@ -527,6 +527,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
         'FunctionName',
         'KeyPrefix',
         'QueueArn',
+        'QueueKmsKeyArn',
         'QueueUrl',
         'SettingsKmsKeyId',
         'SettingsPath',
