@@ -133,7 +133,7 @@ export class TicketDropboxSyncStack extends Stack {
 
     // Copies each qualifying upload into Dropbox (functions/sync-to-dropbox), bundled by esbuild on this machine.
     this.function = new NodejsFunction(this, 'SyncFunction', {
-      description: `ticket-dropbox-sync ${instanceName}: S3 → Dropbox`,
+      description: `ticket-dropbox-sync ${instanceName}: S3 to Dropbox`,
       entry: FUNCTION_ENTRY,
       handler: 'handler',
       projectRoot: REPO_ROOT,
@@ -391,7 +391,7 @@ export class TicketDropboxSyncStack extends Stack {
       FunctionName: { value: this.function.functionName, description: 'The sync function' },
       EventSourceMappingId: {
         value: this.eventSource.eventSourceMappingId,
-        description: 'The queue → function mapping (pause and resume)',
+        description: 'The queue-to-function mapping (pause and resume)',
       },
       AlarmTopicArn: { value: this.alarmTopic.topicArn, description: 'Alarm notifications' },
       DashboardUrl: { value: this.monitoring.dashboardUrl(), description: 'The CloudWatch dashboard' },
