@@ -269,11 +269,21 @@ export class TicketDropboxSyncStack extends Stack {
       objects,
       'The function reads any file under the key prefix, and only there: the wildcard is the prefix itself.',
     );
-    // Without ListBucket S3 answers 403 for a missing key instead of 404; S3 evaluates it with the key as s3:prefix.
+    // Without ListBucket S3 answers 403 for a missing key instead of 404. Unconditioned: a HeadObject request carries
+    // no s3:prefix, so a prefix condition would turn every missing key back into a 403.
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'TellMissingFromForbidden',
         actions: ['s3:ListBucket'],
+        resources: [this.bucket.bucketArn],
+      }),
+    );
+    // ListObjectVersions (with the object's key as Prefix) tells an earlier export of the same object from another
+    // object's file at the same Dropbox path, so a new version replaces its own export under `rename`.
+    role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListEarlierVersions',
+        actions: ['s3:ListBucketVersions'],
         resources: [this.bucket.bucketArn],
         conditions: { StringLike: { 's3:prefix': [`${settings.keyPrefix}*`] } },
       }),

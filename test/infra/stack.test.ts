@@ -236,7 +236,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
     });
   });
 
-  it('grants the function reads of objects and tags under the prefix only, and ListBucket for that prefix', () => {
+  it('grants the function reads of objects and tags under the prefix only, and ListBucket on the bucket', () => {
     // Act
     const statements = functionPolicyStatements(synth);
 
@@ -251,6 +251,12 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
       Sid: 'TellMissingFromForbidden',
       Effect: 'Allow',
       Action: 's3:ListBucket',
+      Resource: getAtt(synth.stack.bucket),
+    });
+    expect(statements).toContainEqual({
+      Sid: 'ListEarlierVersions',
+      Effect: 'Allow',
+      Action: 's3:ListBucketVersions',
       Resource: getAtt(synth.stack.bucket),
       Condition: { StringLike: { 's3:prefix': ['tickets/*'] } },
     });
@@ -320,6 +326,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
         's3:GetObject',
         's3:GetObjectTagging',
         's3:ListBucket',
+        's3:ListBucketVersions',
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
         'sqs:GetQueueAttributes',
