@@ -131,15 +131,28 @@ async function* pieces(req: IncomingMessage, options: ReceiveOptions): AsyncGene
   const started = Date.now();
   let received = 0;
   if (options.resetAfterBytes === 0) {
-    req.socket.destroy();
+    req.destroy();
     throw new ConnectionGone('connection reset by fault injection');
   }
-  for await (const chunk of req) {
+  const iterator = req[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<unknown>;
+    try {
+      next = await iterator.next();
+    } catch (error) {
+      // The client went away in the middle of its body (reset, timeout, abort).
+      if (error instanceof Error && ('code' in error || error.message === 'aborted')) {
+        throw new ConnectionGone(`request body interrupted: ${error.message}`);
+      }
+      throw error;
+    }
+    if (next.done === true) break;
+    const chunk = next.value;
     const piece = chunk instanceof Buffer ? chunk : Buffer.from(String(chunk));
     received += piece.byteLength;
     options.onBytes(piece.byteLength);
     if (options.resetAfterBytes !== undefined && received >= options.resetAfterBytes) {
-      req.socket.destroy();
+      req.destroy();
       throw new ConnectionGone('connection reset by fault injection');
     }
     yield piece;

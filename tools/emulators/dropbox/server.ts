@@ -735,7 +735,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
       }
     } catch (error) {
       if (error instanceof ConnectionGone) {
-        req.socket.destroy();
+        res.destroy();
         return;
       }
       if (error instanceof HttpReply) {
