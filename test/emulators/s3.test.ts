@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -451,6 +452,31 @@ describe('local S3 (s3rver behind the notifying proxy)', () => {
     // Assess
     expect(tags).toBeInstanceOf(NoSuchKey);
     expect(content).toBeInstanceOf(NoSuchKey);
+  });
+
+  it('refuses a key with a ".." segment instead of writing outside its directory', async () => {
+    // Act
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      // node:http sends the path as given; fetch would resolve the ".." segments before sending.
+      const { hostname, port } = new URL(local.url);
+      const outgoing = httpRequest(
+        { host: hostname, port, method: 'PUT', path: `/${BUCKET}/tickets/../../escape.txt` },
+        (incoming) => {
+          let text = '';
+          incoming.setEncoding('utf8');
+          incoming.on('data', (chunk: string) => {
+            text += chunk;
+          });
+          incoming.on('end', () => resolve({ status: incoming.statusCode ?? 0, body: text }));
+        },
+      );
+      outgoing.on('error', reject);
+      outgoing.end('x');
+    });
+
+    // Assess
+    expect(status).toBe(400);
+    expect(body).toContain('<Code>InvalidArgument</Code>');
   });
 
   it('records each request by S3 operation name', async () => {

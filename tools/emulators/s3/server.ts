@@ -353,11 +353,15 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
 
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const method = request.method ?? 'GET';
-    const url = new URL(request.url ?? '/', 'http://local');
+    // Parsed by hand: the URL class would resolve "." and ".." segments that s3rver then sees unresolved.
+    const rawUrl = request.url ?? '/';
+    const queryStart = rawUrl.indexOf('?');
+    const rawPath = queryStart < 0 ? rawUrl : rawUrl.slice(0, queryStart);
+    const query = new URLSearchParams(queryStart < 0 ? '' : rawUrl.slice(queryStart + 1));
     let bucket: string;
     let key: string;
     try {
-      const segments = url.pathname.split('/').slice(1).map(decodeURIComponent);
+      const segments = rawPath.split('/').slice(1).map(decodeURIComponent);
       bucket = segments[0] ?? '';
       key = segments.slice(1).join('/');
     } catch (error) {
@@ -366,7 +370,6 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
       sendError(response, new S3ProxyError(400, 'InvalidURI', "Couldn't parse the specified URI."), method);
       return;
     }
-    const query = url.searchParams;
     let strippedQuery = false;
     for (const name of PRESIGN_PARAMETERS) {
       if (query.has(name)) {
@@ -374,9 +377,7 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
         strippedQuery = true;
       }
     }
-    const path = strippedQuery
-      ? `${url.pathname}${query.size > 0 ? `?${query.toString()}` : ''}`
-      : (request.url ?? '/');
+    const path = strippedQuery ? `${rawPath}${query.size > 0 ? `?${query.toString()}` : ''}` : rawUrl;
     const headers: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined && name !== 'authorization' && !HOP_BY_HOP.includes(name))
@@ -410,6 +411,19 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
                       ? 'DeleteObject'
                       : `${method}Object`;
     calls.push({ action, at: Date.now() });
+    if (isObject && key.split('/').some((segment) => segment === '.' || segment === '..')) {
+      // s3rver maps keys to file paths: such a segment would collide with another key or leave its directory.
+      sendError(
+        response,
+        new S3ProxyError(
+          400,
+          'InvalidArgument',
+          'The local S3 does not accept keys with "." or ".." segments.',
+        ),
+        method,
+      );
+      return;
+    }
 
     /** The request body as s3rver should store it: `aws-chunked` frames removed. */
     const payload = (): Readable => {
