@@ -13,9 +13,9 @@ import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/
 import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { createSettingsLoader } from '../../lib/aws/settings-store.ts';
 import { createSqsRetryScheduler } from '../../lib/aws/sqs-retry-scheduler.ts';
-import { getDropboxClient } from '../../lib/dropbox/client.ts';
+import { getDropboxClient, type UploadTuning } from '../../lib/dropbox/client.ts';
 import { createLogger, createMetrics, createSyncMetrics } from '../../lib/powertools.ts';
-import { processQueueRecord, type RecordDeps } from '../../lib/sqs-record.ts';
+import { processQueueRecord, type RecordDeps, type RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
 
 /** Everything the handler needs; `runtimeDeps()` builds it from the environment. */
@@ -30,11 +30,16 @@ export interface HandlerDeps extends Omit<RecordDeps, 'log' | 'metrics'> {
 export interface RuntimeOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly onOutcome?: (outcome: SyncOutcome, messageId: string) => void;
+  readonly onFailure?: (failure: RecordFailure) => void;
+  /** Overrides of the uploader's tuning (tests shorten the in-call retries). */
+  readonly uploadTuning?: Partial<UploadTuning>;
 }
 
-function numberFrom(value: string | undefined, fallback: number): number {
+function numberFrom(value: string | undefined, fallback: number, minimum = 1): number {
   const parsed = Number(value);
-  return value !== undefined && value !== '' && Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+  return value !== undefined && value !== '' && Number.isFinite(parsed) && parsed >= minimum
+    ? parsed
+    : fallback;
 }
 
 /** Builds the handler's dependencies from the environment (AWS clients created once, reused while warm). */
@@ -47,7 +52,7 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
   const settings = createSettingsLoader({
     ssm: createSsmClient({ env }),
     path: settingsPath,
-    ttlMs: numberFrom(env.SETTINGS_CACHE_TTL_SECONDS, 60) * 1000,
+    ttlMs: numberFrom(env.SETTINGS_CACHE_TTL_SECONDS, 60, 0) * 1000,
   });
   const mib = 1024 * 1024;
   return {
@@ -61,11 +66,13 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
         endpointUrl: env.DROPBOX_ENDPOINT_URL,
         upload: {
           chunkBytes: numberFrom(env.UPLOAD_CHUNK_MIB, 16) * mib,
+          ...options.uploadTuning,
         },
-        onRetry: (info) => logger.warn('dropbox retry', info),
+        onRetry: (info) => logger.warn('dropbox retry', { ...info }),
       }),
     retries: createSqsRetryScheduler(createSqsClient({ env }), env.QUEUE_URL || undefined),
     onOutcome: options.onOutcome,
+    onFailure: options.onFailure,
     deadlineMarginMs: numberFrom(env.DEADLINE_MARGIN_MS, 10_000),
   };
 }

@@ -9,6 +9,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
 import { createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import type { RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
 import {
   type DropboxEmulator,
@@ -67,6 +68,7 @@ export interface LocalStackOptions {
   /** How long the function caches settings. @default 2 */
   readonly settingsTtlSeconds?: number;
   readonly onOutcome?: (outcome: SyncOutcome, messageId: string) => void;
+  readonly onFailure?: (failure: RecordFailure) => void;
   readonly onError?: (error: unknown) => void;
   /** Fixed ports (0 = any free port). */
   readonly ports?: {
@@ -248,7 +250,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     let poller: Poller | undefined;
     if (options.poll ?? true) {
       const handler = createHandler(
-        runtimeDeps({ env: { ...process.env, ...env }, onOutcome: options.onOutcome }),
+        runtimeDeps({
+          env: { ...process.env, ...env },
+          onOutcome: options.onOutcome,
+          onFailure: options.onFailure,
+        }),
       );
       poller = startPoller({
         sqs: sqsClient,

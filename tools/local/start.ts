@@ -73,6 +73,10 @@ const stack = await startLocalStack({
   // The demo shows the alias folders; an admin's own value in .local/ssm.json is kept.
   initialSettings: { 'export-to-single-folder': 'no' },
   onOutcome: (outcome) => printOutcome(outcome),
+  onFailure: (failure) =>
+    console.log(
+      `${color.red}failed  ${color.reset} ${failure.key} (${failure.kind} ${failure.code}: ${failure.message}; retry in ${failure.retryInSeconds} s)`,
+    ),
   onError: (error) => console.error(`${color.red}poller error${color.reset}: ${errorMessage(error)}`),
 });
 let stopping = false;

@@ -1,0 +1,227 @@
+/**
+ * A local stack for integration tests, driven step by step: nothing polls in the background; `drain()` does what
+ * the event source mapping does (receive, invoke the real handler, delete what succeeded) until the queue has
+ * nothing visible, so each test decides when events are processed.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  DeleteObjectCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
+import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import { type DropboxClient, getDropboxClient } from '../../lib/dropbox/client.ts';
+import type { RecordFailure } from '../../lib/sqs-record.ts';
+import type { SyncOutcome } from '../../lib/sync.ts';
+import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../tools/local/stack.ts';
+
+/** A failed record of a drained batch. */
+export interface DrainedFailure {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+}
+
+/** The harness around one local stack. */
+export interface Harness {
+  readonly stack: LocalStack;
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly ssm: SSMClient;
+  readonly dropbox: DropboxClient;
+  readonly outcomes: SyncOutcome[];
+  readonly failures: RecordFailure[];
+  put(key: string, body: string | Buffer, metadata?: Record<string, string>, tagging?: string): Promise<void>;
+  tag(key: string, tags: Record<string, string>): Promise<void>;
+  remove(key: string): Promise<void>;
+  setSetting(name: string, value: string | undefined): Promise<void>;
+  /** Processes every visible message through the real handler; returns the records it reported as failed. */
+  drain(options?: { batchSize?: number }): Promise<DrainedFailure[]>;
+  /** Makes failed records visible again at once (what their retry delay would do later). */
+  redeliver(failures: readonly DrainedFailure[]): Promise<void>;
+  /** Messages in the queue (visible + in flight) and in the DLQ. */
+  depth(): Promise<{ queue: number; dlq: number }>;
+  close(): Promise<void>;
+}
+
+/** Starts a harness on a fresh local stack in a temporary folder. */
+export async function startHarness(
+  options: Partial<LocalStackOptions> & { readonly settings?: Record<string, string> } = {},
+): Promise<Harness> {
+  // The function's JSON log lines would drown the test report; outcomes and failures are asserted instead.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  const dir = mkdtempSync(join(tmpdir(), 'tds-'));
+  const stack = await startLocalStack({ ...options, dir, poll: false, initialSettings: options.settings });
+  const outcomes: SyncOutcome[] = [];
+  const failures: RecordFailure[] = [];
+  const env = { ...process.env, ...stack.env, SETTINGS_CACHE_TTL_SECONDS: '0' };
+  const handler = createHandler(
+    runtimeDeps({
+      env,
+      onOutcome: (outcome) => outcomes.push(outcome),
+      onFailure: (failure) => failures.push(failure),
+      uploadTuning: { maxAttempts: 2, backoffBaseMs: 5, backoffCapMs: 20 },
+    }),
+  );
+  const s3 = createS3Client({ env: stack.env });
+  const sqs = createSqsClient({ env: stack.env });
+  const ssm = createSsmClient({ env: stack.env });
+  const dropbox = getDropboxClient({
+    credentials: {
+      appKey: EMULATOR_CREDENTIALS.appKey,
+      appSecret: EMULATOR_CREDENTIALS.appSecret,
+      refreshToken: EMULATOR_CREDENTIALS.refreshToken,
+      pathRoot: 'auto',
+    },
+    endpointUrl: stack.env.DROPBOX_ENDPOINT_URL,
+  });
+  const { outputs } = stack;
+  const context = (): Context =>
+    ({
+      functionName: 'sync-to-dropbox-test',
+      awsRequestId: crypto.randomUUID(),
+      getRemainingTimeInMillis: () => 900_000,
+    }) as Context;
+
+  const harness: Harness = {
+    stack,
+    s3,
+    sqs,
+    ssm,
+    dropbox,
+    outcomes,
+    failures,
+    async put(key, body, metadata = {}, tagging) {
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: outputs.BucketName,
+          Key: key,
+          Body: body,
+          Metadata: metadata,
+          Tagging: tagging,
+        }),
+      );
+    },
+    async tag(key, tags) {
+      await s3.send(
+        new PutObjectTaggingCommand({
+          Bucket: outputs.BucketName,
+          Key: key,
+          Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+        }),
+      );
+    },
+    async remove(key) {
+      await s3.send(new DeleteObjectCommand({ Bucket: outputs.BucketName, Key: key }));
+    },
+    async setSetting(name, value) {
+      const Name = `${outputs.SettingsPath}${name}`;
+      if (value === undefined) await ssm.send(new DeleteParameterCommand({ Name })).catch(() => undefined);
+      else await ssm.send(new PutParameterCommand({ Name, Value: value, Type: 'String', Overwrite: true }));
+    },
+    async drain(drainOptions = {}) {
+      const failed: DrainedFailure[] = [];
+      for (;;) {
+        const received = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: outputs.QueueUrl,
+            MaxNumberOfMessages: drainOptions.batchSize ?? 10,
+            WaitTimeSeconds: 0,
+            MessageSystemAttributeNames: ['All'],
+          }),
+        );
+        const messages = received.Messages ?? [];
+        if (messages.length === 0) return failed;
+        const records: SQSRecord[] = messages.map((message) => ({
+          messageId: message.MessageId ?? '',
+          receiptHandle: message.ReceiptHandle ?? '',
+          body: message.Body ?? '',
+          attributes: {
+            ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? '1',
+            SentTimestamp: message.Attributes?.SentTimestamp ?? '0',
+            SenderId: 'test',
+            ApproximateFirstReceiveTimestamp: message.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
+          },
+          messageAttributes: {},
+          md5OfBody: message.MD5OfBody ?? '',
+          eventSource: 'aws:sqs',
+          eventSourceARN: outputs.QueueArn,
+          awsRegion: 'us-east-1',
+        }));
+        const event: SQSEvent = { Records: records };
+        const response = await handler(event, context());
+        const failedIds = new Set((response?.batchItemFailures ?? []).map((item) => item.itemIdentifier));
+        const done = records.filter((record) => !failedIds.has(record.messageId));
+        for (const record of records) {
+          if (failedIds.has(record.messageId))
+            failed.push({ messageId: record.messageId, receiptHandle: record.receiptHandle });
+        }
+        if (done.length > 0) {
+          await sqs.send(
+            new DeleteMessageBatchCommand({
+              QueueUrl: outputs.QueueUrl,
+              Entries: done.map((record, index) => ({
+                Id: `m${index}`,
+                ReceiptHandle: record.receiptHandle,
+              })),
+            }),
+          );
+        }
+      }
+    },
+    async redeliver(failed) {
+      for (const failure of failed) {
+        await sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: outputs.QueueUrl,
+            ReceiptHandle: failure.receiptHandle,
+            VisibilityTimeout: 0,
+          }),
+        );
+      }
+    },
+    async depth() {
+      const read = async (url: string): Promise<number> => {
+        const attributes = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: url,
+            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+          }),
+        );
+        return (
+          Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
+          Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+        );
+      };
+      return { queue: await read(outputs.QueueUrl), dlq: await read(outputs.DeadLetterQueueUrl) };
+    },
+    async close() {
+      await stack.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return harness;
+}
+
+/** Every file under `folder` in Dropbox, as `path → size`, sorted. */
+export async function dropboxTree(dropbox: DropboxClient, folder: string): Promise<Record<string, number>> {
+  const files = await dropbox.listFolder(folder, { recursive: true });
+  return Object.fromEntries(
+    [...files]
+      .sort((a, b) => a.pathDisplay.localeCompare(b.pathDisplay))
+      .map((file) => [file.pathDisplay, file.size]),
+  );
+}
