@@ -99,7 +99,7 @@ describe('SQS emulator', () => {
     expect(emulator.queueArn('work')).toBe(all.QueueArn);
   });
 
-  it('creates a queue idempotently and refuses the same name with other attributes', async () => {
+  it('creates a queue idempotently, also when no attributes are given, and refuses the same name with other attributes', async () => {
     // Act
     const first = await sqs.send(
       new CreateQueueCommand({ QueueName: 'fresh', Attributes: { VisibilityTimeout: '10' } }),
@@ -107,12 +107,14 @@ describe('SQS emulator', () => {
     const again = await sqs.send(
       new CreateQueueCommand({ QueueName: 'fresh', Attributes: { VisibilityTimeout: '10' } }),
     );
+    const bare = await sqs.send(new CreateQueueCommand({ QueueName: 'fresh' }));
     const clash = await rejectionOf(
       sqs.send(new CreateQueueCommand({ QueueName: 'fresh', Attributes: { VisibilityTimeout: '20' } })),
     );
 
     // Assess
     expect(again.QueueUrl).toBe(first.QueueUrl);
+    expect(bare.QueueUrl).toBe(first.QueueUrl);
     expect(clash).toBeInstanceOf(QueueNameExists);
   });
 

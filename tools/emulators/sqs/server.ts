@@ -272,13 +272,15 @@ export async function startSqsEmulator(options: SqsEmulatorOptions): Promise<Sqs
         'Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length',
       );
     }
-    const attributes = { ...DEFAULT_ATTRIBUTES, ...normaliseAttributes(given) };
+    const requested = normaliseAttributes(given);
     const existing = queues.get(name);
     if (existing !== undefined) {
-      const same = Object.entries(attributes).every(([key, value]) => existing.attributes[key] === value);
+      // Idempotent when every attribute given matches the existing queue's value.
+      const same = Object.entries(requested).every(([key, value]) => existing.attributes[key] === value);
       if (!same) throw queueNameExists(name);
       return existing;
     }
+    const attributes = { ...DEFAULT_ATTRIBUTES, ...requested };
     const queue = new Queue({ name, arn: arnOf(name), url: urlOf(name), attributes, now: Date.now() });
     queues.set(name, queue);
     return queue;
