@@ -3,13 +3,7 @@
  * created on first use and closed when the command ends.
  */
 import type { Command } from 'commander';
-import {
-  createDeploymentClients,
-  type Deployment,
-  type DeploymentClients,
-  type DeploymentOptions,
-  resolveDeployment,
-} from './deployment.ts';
+import type { Deployment, DeploymentClients, DeploymentOptions } from './deployment.ts';
 import { CliUsageError, EXIT_OK } from './errors.ts';
 import type { CliIo } from './io.ts';
 
@@ -48,11 +42,13 @@ export function createCommandContext(
   const context = {
     io,
     deployment(): Promise<Deployment> {
-      deployment ??= resolveDeployment(options, io.env);
+      // Loaded on first use: the SDK clients behind it are not needed for help and usage errors.
+      deployment ??= import('./deployment.ts').then((module) => module.resolveDeployment(options, io.env));
       return deployment;
     },
     async clients(): Promise<DeploymentClients> {
       const resolved = await context.deployment();
+      const { createDeploymentClients } = await import('./deployment.ts');
       clients ??= createDeploymentClients(resolved, io.env);
       return clients;
     },

@@ -5,24 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { createS3Client, createSqsClient, createSsmClient } from '../lib/aws/clients.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { DEFAULT_INSTANCE, DEFAULT_LOCAL_DIR, LOCAL_ENV } from './defaults.ts';
 import { CliUsageError, CommandFailedError } from './errors.ts';
-
-/** The default instance name (`--instance`). */
-export const DEFAULT_INSTANCE = 'default';
-/** The default folder of the local stack (`--local` without a value). */
-export const DEFAULT_LOCAL_DIR = '.local';
-/** The environment variable that selects the local stack, naming its folder. */
-export const LOCAL_ENV = 'TICKET_DROPBOX_SYNC_LOCAL';
-/** The prefix the notifications watch when the deployment does not say (DESIGN.md's default). */
-export const DEFAULT_KEY_PREFIX = 'tickets/';
 
 /** The name of the CloudFormation stack of an instance. */
 export function stackNameFor(instance: string): string {
@@ -211,6 +202,8 @@ export async function readAwsDeployment(
 ): Promise<Deployment> {
   const instance = options.instance ?? DEFAULT_INSTANCE;
   const stackName = stackNameFor(instance);
+  // Loaded here only: the local stack has no CloudFormation.
+  const { CloudFormationClient, DescribeStacksCommand } = await import('@aws-sdk/client-cloudformation');
   const cloudFormation = new CloudFormationClient({ region: options.region });
   let outputs: Record<string, string | undefined>;
   try {
@@ -262,7 +255,8 @@ export interface DeploymentClients {
   readonly s3: S3Client;
   readonly ssm: SSMClient;
   readonly sqs: SQSClient;
-  readonly lambda: LambdaClient;
+  /** The Lambda client (loaded on first use: only `pause`, `resume` and `status` on AWS need it). */
+  lambda(): Promise<LambdaClient>;
   /** Closes every client that was created. */
   destroy(): void;
 }
@@ -308,7 +302,8 @@ export function createDeploymentClients(deployment: Deployment, env: NodeJS.Proc
       sqs ??= remember(createSqsClient(options));
       return sqs;
     },
-    get lambda() {
+    async lambda() {
+      const { LambdaClient } = await import('@aws-sdk/client-lambda');
       lambda ??= remember(new LambdaClient({ region: deployment.region }));
       return lambda;
     },

@@ -3,7 +3,6 @@
  * stack the poller's pause file. Paused, messages wait in the queue (their retention still counts).
  */
 import { rm, stat, writeFile } from 'node:fs/promises';
-import { GetEventSourceMappingCommand, UpdateEventSourceMappingCommand } from '@aws-sdk/client-lambda';
 import type { Deployment, DeploymentClients } from './deployment.ts';
 import { CommandFailedError } from './errors.ts';
 
@@ -59,7 +58,9 @@ export async function readFlowState(deployment: Deployment, clients: DeploymentC
     return { state: paused ? 'paused' : 'running', detail: `pause file ${deployment.pauseFile}` };
   }
   const id = requireMappingId(deployment);
-  const mapping = await clients.lambda.send(new GetEventSourceMappingCommand({ UUID: id }));
+  // Lambda's SDK is loaded for an AWS deployment only: the local stack has no event source mapping.
+  const { GetEventSourceMappingCommand } = await import('@aws-sdk/client-lambda');
+  const mapping = await (await clients.lambda()).send(new GetEventSourceMappingCommand({ UUID: id }));
   return {
     state: stateOfMapping(mapping.State),
     detail: `event source mapping ${id} (${mapping.State ?? '?'})`,
@@ -87,7 +88,8 @@ export async function setFlowPaused(
     return readFlowState(deployment, clients);
   }
   const id = requireMappingId(deployment);
-  const updated = await clients.lambda.send(
+  const { UpdateEventSourceMappingCommand } = await import('@aws-sdk/client-lambda');
+  const updated = await (await clients.lambda()).send(
     new UpdateEventSourceMappingCommand({ UUID: id, Enabled: !paused }),
   );
   return {

@@ -3,16 +3,9 @@
  * runs it and maps the outcome to the exit code (0 done, 1 failed, 2 usage).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { errorMessage } from '../lib/errors.ts';
-import { registerBackfillCommand } from './commands/backfill.ts';
-import { registerConfigCommands } from './commands/config.ts';
-import { registerConnectCommands } from './commands/connect.ts';
-import { registerExplainCommand } from './commands/explain.ts';
-import { registerPauseCommands } from './commands/pause.ts';
-import { registerRedriveCommand } from './commands/redrive.ts';
-import { registerStatusCommand } from './commands/status.ts';
+import { registerCommands } from './commands.ts';
 import type { ExitState } from './context.ts';
-import { DEFAULT_INSTANCE, DEFAULT_LOCAL_DIR, LOCAL_ENV } from './deployment.ts';
+import { DEFAULT_INSTANCE, DEFAULT_LOCAL_DIR, LOCAL_ENV } from './defaults.ts';
 import { CliUsageError, CommandFailedError, EXIT_FAILED, EXIT_OK, EXIT_USAGE } from './errors.ts';
 import type { CliIo } from './io.ts';
 
@@ -59,13 +52,7 @@ export function createProgram(io: CliIo, state: ExitState): Command {
       writeErr: (text) => io.stderr.write(text),
     });
 
-  registerConnectCommands(program, io, state);
-  registerConfigCommands(program, io, state);
-  registerExplainCommand(program, io, state);
-  registerBackfillCommand(program, io, state);
-  registerPauseCommands(program, io, state);
-  registerRedriveCommand(program, io, state);
-  registerStatusCommand(program, io, state);
+  registerCommands(program, io, state);
 
   eachCommand(program, (command) => {
     const name = fullNameOf(command);
@@ -107,5 +94,5 @@ function describeUnexpected(error: unknown): string {
   if (error instanceof Error && error.name !== 'Error' && !error.message.includes(error.name)) {
     return `${error.name}: ${error.message}`;
   }
-  return errorMessage(error);
+  return error instanceof Error ? error.message : String(error);
 }

@@ -2,7 +2,6 @@
  * `explain s3://BUCKET/KEY`: why a file did or did not go to Dropbox. Reads the object's metadata and tags, runs
  * the function's own `decideExport` on the stored settings, and looks at what Dropbox holds at the path now.
  */
-import { type Command, InvalidArgumentError } from 'commander';
 import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { loadRawSettings } from '../../lib/aws/settings-store.ts';
 import { isDropboxApiError } from '../../lib/dropbox/errors.ts';
@@ -16,30 +15,13 @@ import {
   parseSettings,
 } from '../../lib/settings.ts';
 import { formatClientModified } from '../../lib/sync.ts';
-import { type CommandContext, type ExitState, runAction } from '../context.ts';
-import { DEFAULT_KEY_PREFIX } from '../deployment.ts';
+import type { S3Address } from '../arguments.ts';
+import type { CommandContext } from '../context.ts';
+import { DEFAULT_KEY_PREFIX } from '../defaults.ts';
 import { openDropbox } from '../dropbox.ts';
 import { CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
 import { formatBytes } from '../format.ts';
 import { type CliIo, printJson, printLines } from '../io.ts';
-
-/** An S3 object address. */
-export interface S3Address {
-  readonly bucket: string;
-  readonly key: string;
-}
-
-/**
- * Parses `s3://BUCKET/KEY`. The key is taken as written (not URL-decoded): it is the object's key.
- * @throws InvalidArgumentError (a usage error) for anything else.
- */
-export function parseS3Url(value: string): S3Address {
-  const match = /^s3:\/\/([^/]+)\/(.+)$/s.exec(value);
-  if (match === null || match[1] === undefined || match[2] === undefined) {
-    throw new InvalidArgumentError('expected s3://BUCKET/KEY');
-  }
-  return { bucket: match[1], key: match[2] };
-}
 
 /** What Dropbox holds at the decision's path. */
 export type DropboxLookup =
@@ -203,7 +185,8 @@ function printExplanation(io: CliIo, explanation: Explanation): void {
   printLines(io, ...lines);
 }
 
-async function explain(
+/** `explain`: prints the explanation of one object. */
+export async function explain(
   context: CommandContext,
   address: S3Address,
   options: { readonly json?: boolean },
@@ -215,20 +198,4 @@ async function explain(
     printExplanation(context.io, explanation);
   }
   return explanation.dropbox.looked && 'error' in explanation.dropbox ? EXIT_FAILED : EXIT_OK;
-}
-
-/** Adds `explain` to the program. */
-export function registerExplainCommand(program: Command, io: CliIo, state: ExitState): void {
-  program
-    .command('explain')
-    .summary('why a file does or does not go to Dropbox')
-    .description(
-      'why a file does or does not go to Dropbox: the decision, its reason, the Dropbox path, ' +
-        'and what Dropbox holds there now',
-    )
-    .argument('<s3-url>', 'the object, as s3://BUCKET/KEY', parseS3Url)
-    .option('--json', 'print JSON')
-    .action(async (address: S3Address, options: { json?: boolean }, command: Command) =>
-      runAction(io, state, command, (context) => explain(context, address, options)),
-    );
 }

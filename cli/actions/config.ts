@@ -3,7 +3,6 @@
  * function's own loader and checked by the function's own schema. Secret values are never printed: a secret
  * shows only as set or not set.
  */
-import type { Command } from 'commander';
 import { loadRawSettings, normaliseSettingsPath } from '../../lib/aws/settings-store.ts';
 import {
   InvalidSettingsError,
@@ -14,7 +13,7 @@ import {
   type SettingProblem,
   validateSetting,
 } from '../../lib/settings.ts';
-import { type CommandContext, type ExitState, runAction } from '../context.ts';
+import type { CommandContext } from '../context.ts';
 import { CliUsageError, CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
 import { formatTable } from '../format.ts';
 import { type CliIo, printJson, printLines, readLine } from '../io.ts';
@@ -91,7 +90,11 @@ async function readRaw(context: CommandContext): Promise<{ raw: RawSettings; set
   return { raw, settingsPath };
 }
 
-async function showConfig(context: CommandContext, options: { readonly json?: boolean }): Promise<number> {
+/** `config show`. */
+export async function showConfig(
+  context: CommandContext,
+  options: { readonly json?: boolean },
+): Promise<number> {
   const { raw, settingsPath } = await readRaw(context);
   const views = describeSettings(raw);
   if (options.json === true) {
@@ -122,7 +125,8 @@ export function findSettingProblems(raw: RawSettings): readonly SettingProblem[]
   }
 }
 
-async function validateConfig(
+/** `config validate`. */
+export async function validateConfig(
   context: CommandContext,
   options: { readonly json?: boolean },
 ): Promise<number> {
@@ -174,7 +178,8 @@ export function storageFor(
   return { secure: true, kmsKeyId: keyId };
 }
 
-async function setConfig(
+/** `config set NAME VALUE`. */
+export async function setConfig(
   context: CommandContext,
   name: string,
   givenValue: string,
@@ -200,7 +205,8 @@ async function setConfig(
   return EXIT_OK;
 }
 
-async function unsetConfig(context: CommandContext, name: string): Promise<number> {
+/** `config unset NAME`. */
+export async function unsetConfig(context: CommandContext, name: string): Promise<number> {
   const definition = findDefinition(name);
   const deployment = await context.deployment();
   const clients = await context.clients();
@@ -211,48 +217,4 @@ async function unsetConfig(context: CommandContext, name: string): Promise<numbe
       : `the default ${JSON.stringify(definition.default)} applies`;
   printLines(context.io, existed ? `Removed ${name}: ${fallback}.` : `${name} was not set: ${fallback}.`);
   return EXIT_OK;
-}
-
-/** Adds `config` and its subcommands to the program. */
-export function registerConfigCommands(program: Command, io: CliIo, state: ExitState): void {
-  const config = program
-    .command('config')
-    .description('show, validate and change the settings (SSM parameters under the instance path)');
-
-  config
-    .command('show')
-    .description('print every setting: its value or its default; secrets only as "set" or "not set"')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }, command: Command) =>
-      runAction(io, state, command, (context) => showConfig(context, options)),
-    );
-
-  config
-    .command('validate')
-    .description("check the stored settings with the function's own schema; exit 1 listing every problem")
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }, command: Command) =>
-      runAction(io, state, command, (context) => validateConfig(context, options)),
-    );
-
-  config
-    .command('set')
-    .description(
-      'store one setting after checking its value (nothing is written when it is invalid); ' +
-        'for a secret, pass - as the value to read it from stdin',
-    )
-    .argument('<name>', `one of ${SETTING_DEFINITIONS.map((definition) => definition.name).join(', ')}`)
-    .argument('<value>', 'the new value (- reads a secret from stdin)')
-    .option('--kms-key-id <id>', "KMS key of a SecureString (default: the stack's SettingsKmsKeyId)")
-    .action(async (name: string, value: string, options: { kmsKeyId?: string }, command: Command) =>
-      runAction(io, state, command, (context) => setConfig(context, name, value, options)),
-    );
-
-  config
-    .command('unset')
-    .description('remove one setting, so that its default applies')
-    .argument('<name>', 'the setting')
-    .action(async (name: string, _options: unknown, command: Command) =>
-      runAction(io, state, command, (context) => unsetConfig(context, name)),
-    );
 }

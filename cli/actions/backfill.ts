@@ -7,7 +7,6 @@
  */
 import { type _Object, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { type Command, InvalidArgumentError, Option } from 'commander';
 import { createS3ObjectStore, stripETag } from '../../lib/aws/s3-object-store.ts';
 import { loadRawSettings } from '../../lib/aws/settings-store.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -15,8 +14,8 @@ import type { ObjectStore } from '../../lib/ports.ts';
 import { evaluateExport } from '../../lib/rules.ts';
 import { buildS3Notification } from '../../lib/s3-notification.ts';
 import { InvalidSettingsError, parseRuleSettings, type RuleSettings } from '../../lib/settings.ts';
-import { type CommandContext, type ExitState, runAction } from '../context.ts';
-import { DEFAULT_KEY_PREFIX } from '../deployment.ts';
+import type { CommandContext } from '../context.ts';
+import { DEFAULT_KEY_PREFIX } from '../defaults.ts';
 import { CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
 import { type CliIo, printJson, printLines } from '../io.ts';
 import { createProgressBar } from '../progress.ts';
@@ -64,26 +63,6 @@ export interface BackfillSummary {
 const MAX_LISTED_FAILURES = 20;
 /** SQS's batch limit. */
 const SEND_BATCH_SIZE = 10;
-
-/** Parses `--since`: an ISO 8601 date or date-time. */
-export function parseSinceDate(value: string): Date {
-  const trimmed = value.trim();
-  const time = /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
-  if (Number.isNaN(time)) {
-    throw new InvalidArgumentError(
-      'expected an ISO 8601 date or date-time, such as 2026-01-31 or 2026-01-31T08:00:00Z',
-    );
-  }
-  return new Date(time);
-}
-
-function parseConcurrency(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 64) {
-    throw new InvalidArgumentError('expected a whole number from 1 to 64');
-  }
-  return parsed;
-}
 
 /** Runs `work` over `items` with at most `limit` at once. */
 async function forEachLimited<T>(
@@ -315,34 +294,10 @@ function printSummary(io: CliIo, summary: BackfillSummary): void {
   printLines(io, ...lines);
 }
 
-async function backfill(context: CommandContext, options: BackfillOptions): Promise<number> {
+/** `backfill`: runs it and prints the summary. */
+export async function backfill(context: CommandContext, options: BackfillOptions): Promise<number> {
   const summary = await runBackfill(context, options);
   if (options.json === true) printJson(context.io, summary);
   else printSummary(context.io, summary);
   return summary.failed > 0 ? EXIT_FAILED : EXIT_OK;
-}
-
-/** Adds `backfill` to the program. */
-export function registerBackfillCommand(program: Command, io: CliIo, state: ExitState): void {
-  program
-    .command('backfill')
-    .summary('send the files already in the bucket that qualify to the queue')
-    .description(
-      'evaluate the objects already in the bucket and send those that qualify to the queue, ' +
-        'as if they had just been uploaded; harmless to run twice',
-    )
-    .option('--prefix <prefix>', "the key prefix to list (default: the deployment's prefix, tickets/)")
-    .addOption(
-      new Option('--since <date>', 'only objects modified at or after this ISO 8601 date').argParser(
-        parseSinceDate,
-      ),
-    )
-    .option('--dry-run', 'evaluate and report, send nothing')
-    .addOption(
-      new Option('--concurrency <n>', 'objects evaluated at once').argParser(parseConcurrency).default(8),
-    )
-    .option('--json', 'print the summary as JSON')
-    .action(async (options: BackfillOptions, command: Command) =>
-      runAction(io, state, command, (context) => backfill(context, options)),
-    );
 }

@@ -1,12 +1,12 @@
 /** `redrive`: moves the dead-letter queue's messages back to the queue and reports how many. */
-import type { Command } from 'commander';
-import { type CommandContext, type ExitState, runAction } from '../context.ts';
+import type { CommandContext } from '../context.ts';
 import { EXIT_FAILED, EXIT_OK } from '../errors.ts';
-import { type CliIo, printJson, printLines } from '../io.ts';
+import { printJson, printLines } from '../io.ts';
 import { createProgressBar } from '../progress.ts';
 import { redriveDeadLetters } from '../queues.ts';
 
-async function redrive(
+/** `redrive`: moves the dead letters back and reports the count. */
+export async function redrive(
   context: CommandContext,
   options: { readonly json?: boolean; readonly wait?: boolean },
 ): Promise<number> {
@@ -45,16 +45,4 @@ async function redrive(
     printLines(context.io, ...lines);
   }
   return failedTask ? EXIT_FAILED : EXIT_OK;
-}
-
-/** Adds `redrive` to the program. */
-export function registerRedriveCommand(program: Command, io: CliIo, state: ExitState): void {
-  program
-    .command('redrive')
-    .description('move the messages of the dead-letter queue back to the queue, and report how many')
-    .option('--no-wait', 'on AWS, start the move task and return without waiting for it to end')
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean; wait?: boolean }, command: Command) =>
-      runAction(io, state, command, (context) => redrive(context, options)),
-    );
 }

@@ -2,7 +2,6 @@
  * `status`: the queue and DLQ depth, the age of the oldest message, whether the flow runs, a settings summary,
  * and whether the Dropbox credentials exist and work.
  */
-import type { Command } from 'commander';
 import { loadRawSettings, normaliseSettingsPath } from '../../lib/aws/settings-store.ts';
 import {
   InvalidSettingsError,
@@ -11,13 +10,13 @@ import {
   type SettingProblem,
 } from '../../lib/settings.ts';
 import { readOldestMessageAge } from '../cloudwatch.ts';
-import { type CommandContext, type ExitState, runAction } from '../context.ts';
+import type { CommandContext } from '../context.ts';
 import type { Deployment } from '../deployment.ts';
 import { checkDropboxAccount, openDropbox } from '../dropbox.ts';
 import { EXIT_OK } from '../errors.ts';
 import { type FlowStatus, readFlowState } from '../flow.ts';
 import { formatDuration } from '../format.ts';
-import { type CliIo, printJson, printLines } from '../io.ts';
+import { printJson, printLines } from '../io.ts';
 import { type QueueDepth, readQueueDepth } from '../queues.ts';
 
 /** A queue's line of the status. */
@@ -143,7 +142,8 @@ function describeRules(rules: RuleSettings): string {
   ].join(', ');
 }
 
-async function status(context: CommandContext, options: { readonly json?: boolean }): Promise<number> {
+/** `status`: prints the report. */
+export async function status(context: CommandContext, options: { readonly json?: boolean }): Promise<number> {
   const report = await readStatus(context);
   if (options.json === true) {
     printJson(context.io, report);
@@ -166,17 +166,4 @@ async function status(context: CommandContext, options: { readonly json?: boolea
   }
   printLines(context.io, ...lines);
   return EXIT_OK;
-}
-
-/** Adds `status` to the program. */
-export function registerStatusCommand(program: Command, io: CliIo, state: ExitState): void {
-  program
-    .command('status')
-    .description(
-      'queue and dead-letter queue depth, oldest message age, paused or running, settings, Dropbox',
-    )
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }, command: Command) =>
-      runAction(io, state, command, (context) => status(context, options)),
-    );
 }

@@ -7,7 +7,6 @@
  * mode. Its content never changes, so connecting again writes no new revision; it is safe to delete.
  */
 import { Readable } from 'node:stream';
-import { type Command, Option } from 'commander';
 import { loadRawSettings, normaliseSettingsPath } from '../../lib/aws/settings-store.ts';
 import type { DropboxClient } from '../../lib/dropbox/client.ts';
 import { isDropboxApiError } from '../../lib/dropbox/errors.ts';
@@ -27,7 +26,7 @@ import {
   type RawSettings,
   validateSetting,
 } from '../../lib/settings.ts';
-import { type CommandContext, type ExitState, runAction } from '../context.ts';
+import type { CommandContext } from '../context.ts';
 import type { Deployment } from '../deployment.ts';
 import { checkDropboxAccount, openDropbox } from '../dropbox.ts';
 import { CliUsageError, CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
@@ -160,7 +159,8 @@ async function obtainCode(
   return { code: await readCode(io, options.json === true), codeVerifier: pair.verifier };
 }
 
-async function connect(context: CommandContext, options: ConnectOptions): Promise<number> {
+/** `connect`: the whole flow, or its first (`--print-url`) or second (`--code`) half. */
+export async function connect(context: CommandContext, options: ConnectOptions): Promise<number> {
   const { io } = context;
   if (options.code !== undefined && options.printUrl === true) {
     throw new CliUsageError('--code and --print-url exclude each other');
@@ -265,7 +265,11 @@ async function connect(context: CommandContext, options: ConnectOptions): Promis
   return writeCheck.ok ? EXIT_OK : EXIT_FAILED;
 }
 
-async function disconnect(context: CommandContext, options: { readonly force?: boolean }): Promise<number> {
+/** `disconnect`: revokes the token and removes it. */
+export async function disconnect(
+  context: CommandContext,
+  options: { readonly force?: boolean },
+): Promise<number> {
   const { io } = context;
   const deployment = await context.deployment();
   const clients = await context.clients();
@@ -312,34 +316,4 @@ async function disconnect(context: CommandContext, options: { readonly force?: b
     'The function now fails every file until Dropbox is connected again; `pause` keeps them waiting in the queue.',
   );
   return EXIT_OK;
-}
-
-/** Adds `connect` and `disconnect` to the program. */
-export function registerConnectCommands(program: Command, io: CliIo, state: ExitState): void {
-  program
-    .command('connect')
-    .summary('link the Dropbox account the files go to')
-    .description(
-      'link the Dropbox account the files go to (OAuth with PKCE): prints a URL, reads the code Dropbox shows, ' +
-        'stores the refresh token as a SecureString, checks the account and that it can write to the base folder',
-    )
-    .option('--code <code>', 'the code Dropbox showed, to finish a connect started with --print-url')
-    .option('--print-url', 'print the URL and stop; finish with --code')
-    .option('--app-key <key>', 'the Dropbox app key (default: the stored dropbox/app-key)')
-    .addOption(
-      new Option('--app-secret <secret>', 'the app secret, stored as a SecureString (not needed with PKCE)'),
-    )
-    .option('--kms-key-id <id>', "KMS key of the SecureStrings (default: the stack's SettingsKmsKeyId)")
-    .option('--json', 'print the result as JSON')
-    .action(async (options: ConnectOptions, command: Command) =>
-      runAction(io, state, command, (context) => connect(context, options)),
-    );
-
-  program
-    .command('disconnect')
-    .description('revoke the Dropbox token (auth/token/revoke) and remove it from the settings')
-    .option('--force', 'remove the token even when Dropbox cannot be reached to revoke it')
-    .action(async (options: { force?: boolean }, command: Command) =>
-      runAction(io, state, command, (context) => disconnect(context, options)),
-    );
 }

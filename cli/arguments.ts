@@ -1,0 +1,50 @@
+/**
+ * Parsers of argument and option values. A value they refuse is a usage error: commander prints the message with
+ * the command's usage line and the CLI exits 2.
+ */
+import { InvalidArgumentError } from 'commander';
+
+/** An S3 object address. */
+export interface S3Address {
+  readonly bucket: string;
+  readonly key: string;
+}
+
+/**
+ * Parses `s3://BUCKET/KEY`. The key is taken as written (not URL-decoded): it is the object's key.
+ * @throws InvalidArgumentError for anything else.
+ */
+export function parseS3Url(value: string): S3Address {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/s.exec(value);
+  if (match === null || match[1] === undefined || match[2] === undefined) {
+    throw new InvalidArgumentError('expected s3://BUCKET/KEY');
+  }
+  return { bucket: match[1], key: match[2] };
+}
+
+/**
+ * Parses `--since`: an ISO 8601 date or date-time.
+ * @throws InvalidArgumentError for anything else.
+ */
+export function parseSinceDate(value: string): Date {
+  const trimmed = value.trim();
+  const time = /^\d{4}-\d{2}-\d{2}/.test(trimmed) ? Date.parse(trimmed) : Number.NaN;
+  if (Number.isNaN(time)) {
+    throw new InvalidArgumentError(
+      'expected an ISO 8601 date or date-time, such as 2026-01-31 or 2026-01-31T08:00:00Z',
+    );
+  }
+  return new Date(time);
+}
+
+/**
+ * Parses `--concurrency`: a whole number from 1 to 64.
+ * @throws InvalidArgumentError for anything else.
+ */
+export function parseConcurrency(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 64) {
+    throw new InvalidArgumentError('expected a whole number from 1 to 64');
+  }
+  return parsed;
+}

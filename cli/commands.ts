@@ -1,0 +1,177 @@
+/**
+ * The commands, their arguments and options. Each action's code is imported when the command runs, so `--help`
+ * and usage errors answer without loading the AWS SDK, the Dropbox SDK or the settings schema.
+ */
+import { type Command, Option } from 'commander';
+import type { BackfillOptions } from './actions/backfill.ts';
+import type { ConnectOptions } from './actions/connect.ts';
+import { parseConcurrency, parseS3Url, parseSinceDate, type S3Address } from './arguments.ts';
+import { type ExitState, runAction } from './context.ts';
+import type { CliIo } from './io.ts';
+
+interface JsonOption {
+  readonly json?: boolean;
+}
+
+/** Adds every command to the program. */
+export function registerCommands(program: Command, io: CliIo, state: ExitState): void {
+  program
+    .command('connect')
+    .summary('link the Dropbox account the files go to')
+    .description(
+      'link the Dropbox account the files go to (OAuth with PKCE): prints a URL, reads the code Dropbox shows, ' +
+        'stores the refresh token as a SecureString, checks the account and that it can write to the base folder',
+    )
+    .option('--code <code>', 'the code Dropbox showed, to finish a connect started with --print-url')
+    .option('--print-url', 'print the URL and stop; finish with --code')
+    .option('--app-key <key>', 'the Dropbox app key (default: the stored dropbox/app-key)')
+    .option('--app-secret <secret>', 'the app secret, stored as a SecureString (not needed with PKCE)')
+    .option('--kms-key-id <id>', "KMS key of the SecureStrings (default: the stack's SettingsKmsKeyId)")
+    .option('--json', 'print the result as JSON')
+    .action(async (options: ConnectOptions, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/connect.ts')).connect(context, options),
+      ),
+    );
+
+  program
+    .command('disconnect')
+    .description('revoke the Dropbox token (auth/token/revoke) and remove it from the settings')
+    .option('--force', 'remove the token even when Dropbox cannot be reached to revoke it')
+    .action(async (options: { force?: boolean }, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/connect.ts')).disconnect(context, options),
+      ),
+    );
+
+  const config = program
+    .command('config')
+    .description('show, validate and change the settings (SSM parameters under the instance path)');
+
+  config
+    .command('show')
+    .description('print every setting: its value or its default; secrets only as "set" or "not set"')
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/config.ts')).showConfig(context, options),
+      ),
+    );
+
+  config
+    .command('validate')
+    .description("check the stored settings with the function's own schema; exit 1 listing every problem")
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/config.ts')).validateConfig(context, options),
+      ),
+    );
+
+  config
+    .command('set')
+    .description(
+      'store one setting after checking its value (nothing is written when it is invalid); ' +
+        'for a secret, pass - as the value to read it from stdin',
+    )
+    .argument('<name>', 'the setting (`config show` lists them)')
+    .argument('<value>', 'the new value (- reads a secret from stdin)')
+    .option('--kms-key-id <id>', "KMS key of a SecureString (default: the stack's SettingsKmsKeyId)")
+    .action(async (name: string, value: string, options: { kmsKeyId?: string }, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/config.ts')).setConfig(context, name, value, options),
+      ),
+    );
+
+  config
+    .command('unset')
+    .description('remove one setting, so that its default applies')
+    .argument('<name>', 'the setting')
+    .action(async (name: string, _options: unknown, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/config.ts')).unsetConfig(context, name),
+      ),
+    );
+
+  program
+    .command('explain')
+    .summary('why a file does or does not go to Dropbox')
+    .description(
+      'why a file does or does not go to Dropbox: the decision, its reason, the Dropbox path, ' +
+        'and what Dropbox holds there now',
+    )
+    .argument('<s3-url>', 'the object, as s3://BUCKET/KEY', parseS3Url)
+    .option('--json', 'print JSON')
+    .action(async (address: S3Address, options: JsonOption, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/explain.ts')).explain(context, address, options),
+      ),
+    );
+
+  program
+    .command('backfill')
+    .summary('send the files already in the bucket that qualify to the queue')
+    .description(
+      'evaluate the objects already in the bucket and send those that qualify to the queue, ' +
+        'as if they had just been uploaded; harmless to run twice',
+    )
+    .option('--prefix <prefix>', "the key prefix to list (default: the deployment's prefix, tickets/)")
+    .addOption(
+      new Option('--since <date>', 'only objects modified at or after this ISO 8601 date').argParser(
+        parseSinceDate,
+      ),
+    )
+    .option('--dry-run', 'evaluate and report, send nothing')
+    .addOption(
+      new Option('--concurrency <n>', 'objects evaluated at once').argParser(parseConcurrency).default(8),
+    )
+    .option('--json', 'print the summary as JSON')
+    .action(async (options: BackfillOptions, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/backfill.ts')).backfill(context, options),
+      ),
+    );
+
+  program
+    .command('pause')
+    .description("stop the flow (disable the function's queue event source); messages wait in the queue")
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/pause.ts')).changeFlow(context, true, options),
+      ),
+    );
+
+  program
+    .command('resume')
+    .description("restart the flow (enable the function's queue event source)")
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/pause.ts')).changeFlow(context, false, options),
+      ),
+    );
+
+  program
+    .command('redrive')
+    .description('move the messages of the dead-letter queue back to the queue, and report how many')
+    .option('--no-wait', 'on AWS, start the move task and return without waiting for it to end')
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption & { wait?: boolean }, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/redrive.ts')).redrive(context, options),
+      ),
+    );
+
+  program
+    .command('status')
+    .description(
+      'queue and dead-letter queue depth, oldest message age, paused or running, settings, Dropbox',
+    )
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/status.ts')).status(context, options),
+      ),
+    );
+}
