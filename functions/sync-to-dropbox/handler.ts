@@ -5,7 +5,7 @@
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import type { Metrics } from '@aws-lambda-powertools/metrics';
+import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
@@ -88,6 +88,7 @@ export function createHandler(deps: HandlerDeps) {
       const remaining = context.getRemainingTimeInMillis?.() ?? 15 * 60_000;
       // Stop before middy's own early timeout so unfinished records are reported as failed, not the whole batch.
       const deadline = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1000, remaining - margin))]);
+      deps.metrics.addMetric('RecordsReceived', MetricUnit.Count, event.Records.length);
       const processor = new BatchProcessor(EventType.SQS);
       return processPartialResponse(
         event,

@@ -49,7 +49,7 @@ export interface Harness {
   remove(key: string): Promise<void>;
   setSetting(name: string, value: string | undefined): Promise<void>;
   /** Processes every visible message through the real handler; returns the records it reported as failed. */
-  drain(options?: { batchSize?: number }): Promise<DrainedFailure[]>;
+  drain(options?: { batchSize?: number; remainingMs?: number }): Promise<DrainedFailure[]>;
   /** Makes failed records visible again at once (what their retry delay would do later). */
   redeliver(failures: readonly DrainedFailure[]): Promise<void>;
   /** Messages in the queue (visible + in flight) and in the DLQ. */
@@ -89,12 +89,14 @@ export async function startHarness(
     endpointUrl: stack.env.DROPBOX_ENDPOINT_URL,
   });
   const { outputs } = stack;
-  const context = (): Context =>
-    ({
+  const context = (remainingMs: number): Context => {
+    const deadline = Date.now() + remainingMs;
+    return {
       functionName: 'sync-to-dropbox-test',
       awsRequestId: crypto.randomUUID(),
-      getRemainingTimeInMillis: () => 900_000,
-    }) as Context;
+      getRemainingTimeInMillis: () => deadline - Date.now(),
+    } as Context;
+  };
 
   const harness: Harness = {
     stack,
@@ -162,7 +164,7 @@ export async function startHarness(
           awsRegion: 'us-east-1',
         }));
         const event: SQSEvent = { Records: records };
-        const response = await handler(event, context());
+        const response = await handler(event, context(drainOptions.remainingMs ?? 900_000));
         const failedIds = new Set((response?.batchItemFailures ?? []).map((item) => item.itemIdentifier));
         const done = records.filter((record) => !failedIds.has(record.messageId));
         for (const record of records) {

@@ -169,6 +169,28 @@ describe('the sync function on the local stack', () => {
     ]);
   });
 
+  it('reports the records still running at the deadline as failed, and they succeed on redelivery', async () => {
+    // Prepare: every Dropbox call takes 4 s; the function has 11.5 s left and keeps 10 s back
+    await harness.setSetting('base-folder', '/Deadline');
+    await harness.put('tickets/d/slow-1.pdf', 'slow one', print);
+    await harness.put('tickets/d/slow-2.pdf', 'slow two', print);
+    harness.stack.dropbox?.setFaults({ latencyMs: 4000 });
+    // Act
+    const failed = await harness.drain({ remainingMs: 11_500 });
+    const kinds = harness.failures.slice(-2).map((f) => f.kind);
+    harness.stack.dropbox?.setFaults({});
+    await harness.redeliver(failed);
+    const failedAgain = await harness.drain();
+    // Assess
+    expect(failed).toHaveLength(2);
+    expect(kinds).toEqual(['aborted', 'aborted']);
+    expect(failedAgain).toEqual([]);
+    expect(Object.keys(await dropboxTree(harness.dropbox, '/Deadline'))).toEqual([
+      '/Deadline/slow-1.pdf',
+      '/Deadline/slow-2.pdf',
+    ]);
+  });
+
   it('makes one settings call for a batch of 50 records', async () => {
     // Prepare
     await harness.setSetting('base-folder', '/Fifty');

@@ -99,7 +99,7 @@ export function demoFiles(largeFileBytes: number = 200 * MIB): DemoFile[] {
         'ticket-type': 'print',
         'ticket-id': '1008',
         'publication-alias': encodeRfc2047('Région Sud'),
-        'issue-alias': 'N°42',
+        'issue-alias': encodeRfc2047('N°42'),
         'file-name': encodeRfc2047('Affiche été 🎨 + plan.tif'),
       },
       size: 5 * MIB + 123,

@@ -3,6 +3,7 @@
  * it happens and the Dropbox tree at the end, then keeps syncing new uploads until Ctrl-C.
  * `npm start -- --once` exits after the demo: 0 when every expected file arrived with its content hash, else 1.
  */
+import { Transform } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -105,8 +106,14 @@ const hashes = new Map<string, string>();
 
 async function upload(file: DemoFile): Promise<void> {
   const hasher = new DropboxContentHasher();
-  const body = demoContent(file.key, file.size);
-  body.on('data', (chunk: Buffer) => hasher.update(chunk));
+  const body = demoContent(file.key, file.size).pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hasher.update(chunk);
+        callback(null, chunk);
+      },
+    }),
+  );
   await s3.send(
     new PutObjectCommand({
       Bucket: outputs.BucketName,
