@@ -55,7 +55,10 @@ async function fileExists(path: string): Promise<boolean> {
 export async function readFlowState(deployment: Deployment, clients: DeploymentClients): Promise<FlowStatus> {
   if (deployment.kind === 'local') {
     const paused = await fileExists(deployment.pauseFile);
-    return { state: paused ? 'paused' : 'running', detail: `pause file ${deployment.pauseFile}` };
+    return {
+      state: paused ? 'paused' : 'running',
+      detail: `the poller's pause file ${deployment.pauseFile} is ${paused ? 'present' : 'absent'}`,
+    };
   }
   const id = requireMappingId(deployment);
   // Lambda's SDK is loaded for an AWS deployment only: the local stack has no event source mapping.
