@@ -88,7 +88,11 @@ export async function readStatus(context: CommandContext): Promise<StatusReport>
   const clients = await context.clients();
   const settingsPath = normaliseSettingsPath(deployment.outputs.settingsPath);
   const [flow, queue, deadLetterQueue, raw] = await Promise.all([
-    readFlowState(deployment, clients),
+    readFlowState(deployment, clients).catch((error: unknown): FlowStatus => {
+      // The rest of the status is still worth printing when the mapping cannot be read (no permission, no id).
+      if (error instanceof Error) return { state: 'unknown', detail: error.message };
+      throw error;
+    }),
     readQueueStatus(context, deployment, deployment.outputs.queueUrl),
     readQueueStatus(context, deployment, deployment.outputs.deadLetterQueueUrl),
     loadRawSettings(clients.ssm, settingsPath),
