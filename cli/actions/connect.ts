@@ -4,7 +4,8 @@
  *
  * The write check: Dropbox has no dry-run write, and the flow's scopes allow no delete, so `connect` proves that
  * it can write to the base folder by uploading a small marker file, `.ticket-dropbox-sync-check`, in overwrite
- * mode. Its content never changes, so connecting again writes no new revision; it is safe to delete.
+ * mode. Its content never changes, and Dropbox writes nothing for identical content, so connecting again adds
+ * no revision; it is safe to delete.
  */
 import { Readable } from 'node:stream';
 import { loadRawSettings, normaliseSettingsPath } from '../../lib/aws/settings-store.ts';
@@ -94,8 +95,8 @@ export async function checkWriteAccess(client: DropboxClient, raw: RawSettings):
     });
     return { ok: true, path: file.pathDisplay };
   } catch (error) {
-    if (isDropboxApiError(error) || error instanceof Error)
-      return { ok: false, path, message: errorMessage(error) };
+    // A DropboxApiError (no write permission, insufficient space) or a network failure: reported, not thrown.
+    if (error instanceof Error) return { ok: false, path, message: errorMessage(error) };
     throw error;
   }
 }
