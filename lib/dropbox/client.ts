@@ -17,6 +17,7 @@ import {
   networkError,
   networkFailure,
 } from './errors.ts';
+import { createHttpTransport } from './http-transport.ts';
 import { toDropboxFile } from './metadata.ts';
 import { PathRootResolver, parseRootInfo, type RootInfo } from './path-root.ts';
 import { AccessTokenSource } from './tokens.ts';
@@ -46,7 +47,10 @@ export interface DropboxClientOptions {
   readonly credentials: DropboxCredentials;
   /** `DROPBOX_ENDPOINT_URL`: one http(s) origin for API, content and token calls. @default Dropbox itself */
   readonly endpointUrl?: string | undefined;
-  /** @default globalThis.fetch */
+  /**
+   * Sends every request (API, content and token). @default a node:http(s) transport (lib/dropbox/http-transport.ts):
+   * Node's own fetch copies each request body, which doubles an upload's memory.
+   */
   readonly fetch?: typeof fetch;
   readonly upload?: Partial<UploadTuning>;
   readonly onRetry?: (info: DropboxRetryInfo) => void;
@@ -132,7 +136,7 @@ export class DropboxClient implements DropboxTarget {
   readonly #uploadApi: UploadApi;
 
   constructor(options: DropboxClientOptions) {
-    const baseFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
+    const baseFetch = options.fetch ?? createHttpTransport();
     const endpointUrl =
       options.endpointUrl === undefined ? undefined : normalizeEndpointUrl(options.endpointUrl);
     this.#fetch = createRoutedFetch(endpointUrl, baseFetch);
