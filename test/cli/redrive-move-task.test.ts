@@ -32,14 +32,12 @@ async function startFakeSqs(
       const queue = answers[operation] ?? [];
       const answer = queue.length > 1 ? queue.shift() : queue[0];
       if (answer === undefined) {
-        response
-          .writeHead(400, { 'content-type': 'application/x-amz-json-1.0' })
-          .end(
-            JSON.stringify({
-              __type: 'com.amazon.coral.service#UnknownOperationException',
-              message: operation,
-            }),
-          );
+        response.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' }).end(
+          JSON.stringify({
+            __type: 'com.amazon.coral.service#UnknownOperationException',
+            message: operation,
+          }),
+        );
         return;
       }
       response
