@@ -1,0 +1,60 @@
+/**
+ * Deterministic file contents for the soak and the bad-input corpus: any size up to S3's 5 GiB single-PUT maximum,
+ * generated piece by piece from a seed, so a 5 GiB object is streamed and hashed without ever being held in memory.
+ * The same `(seed, size)` always yields the same bytes, so a verifier can recompute the Dropbox content hash of the
+ * version it expects without keeping the file.
+ */
+import { Readable } from 'node:stream';
+import { DropboxContentHasher } from '../../lib/dropbox/content-hash.ts';
+
+/** Bytes per generated piece (what one `read()` of the stream yields). */
+export const PIECE_BYTES = 1024 * 1024;
+
+/** One piece of pseudo-random bytes per seed, reused for every piece of a file (xorshift32 filled). */
+function patternFor(seed: number): Buffer {
+  const pattern = Buffer.allocUnsafe(PIECE_BYTES);
+  let state = (seed ^ 0x9e3779b9) >>> 0 || 1;
+  for (let offset = 0; offset < PIECE_BYTES; offset += 4) {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    pattern.writeUInt32LE(state, offset);
+  }
+  return pattern;
+}
+
+/**
+ * The pieces of a generated file: each is the seed's pattern with the piece number stamped in its first 8 bytes,
+ * so no two 4 MiB blocks of one file hash alike. Each piece is a fresh buffer (a consumer may keep it).
+ */
+export function* generatePieces(size: number, seed: number): Generator<Buffer> {
+  if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`size must be a byte count, got ${size}`);
+  const pattern = patternFor(seed);
+  let index = 0;
+  for (let sent = 0; sent < size; sent += PIECE_BYTES) {
+    const length = Math.min(PIECE_BYTES, size - sent);
+    const piece = Buffer.from(pattern.subarray(0, length));
+    if (length >= 8) piece.writeBigUInt64LE(BigInt(index), 0);
+    index += 1;
+    yield piece;
+  }
+}
+
+/** A readable stream of the generated file (never more than a piece or two in memory). */
+export function generatedBody(size: number, seed: number): Readable {
+  return Readable.from(generatePieces(size, seed), { objectMode: false });
+}
+
+/** The generated file as one buffer: only for small files. */
+export function generatedBytes(size: number, seed: number): Buffer {
+  return Buffer.concat([...generatePieces(size, seed)]);
+}
+
+/** Dropbox's content hash of the generated file, computed piece by piece. */
+export function generatedContentHash(size: number, seed: number): string {
+  const hasher = new DropboxContentHasher();
+  for (const piece of generatePieces(size, seed)) hasher.update(piece);
+  return hasher.digest();
+}
