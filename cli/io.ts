@@ -81,11 +81,6 @@ export function printJson(io: CliIo, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
-/** Writes a line to stderr (notes, warnings, prompts). */
-export function printNote(io: CliIo, line: string): void {
-  io.stderr.write(`${line}\n`);
-}
-
 /**
  * Reads one line from stdin: the text before the first newline, trimmed, or everything when the stream ends
  * without one. Resolves `null` when stdin ends empty.
