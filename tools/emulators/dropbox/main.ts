@@ -1,15 +1,16 @@
 /**
  * Runs the Dropbox API emulator on its own:
- *   npm run emulator:dropbox -- --port 8787 --root .local/dropbox [--team] [--host 127.0.0.1]
+ *   npm run emulator:dropbox -- --port 8787 --root .local/dropbox [--team] [--host 127.0.0.1] [--token-lifetime 14400]
  * Prints `Dropbox API emulator listening on <url>` once ready; stops on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
 import { EMULATOR_CREDENTIALS, startDropboxEmulator } from './server.ts';
 
-const usage = 'usage: node tools/emulators/dropbox/main.ts --root DIR [--port P] [--host H] [--team]';
+const usage =
+  'usage: node tools/emulators/dropbox/main.ts --root DIR [--port P] [--host H] [--team] [--token-lifetime SECONDS]';
 
 async function main(): Promise<number> {
-  let values: { root?: string; port?: string; host?: string; team?: boolean };
+  let values: { root?: string; port?: string; host?: string; team?: boolean; 'token-lifetime'?: string };
   try {
     ({ values } = parseArgs({
       options: {
@@ -17,6 +18,7 @@ async function main(): Promise<number> {
         port: { type: 'string' },
         host: { type: 'string' },
         team: { type: 'boolean' },
+        'token-lifetime': { type: 'string' },
       },
       strict: true,
     }));
@@ -26,7 +28,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const port = values.port === undefined ? 0 : Number(values.port);
-  if (values.root === undefined || !Number.isInteger(port) || port < 0 || port > 65_535) {
+  const lifetime = values['token-lifetime'] === undefined ? 14_400 : Number(values['token-lifetime']);
+  const badLifetime = !Number.isFinite(lifetime) || lifetime <= 0;
+  if (values.root === undefined || !Number.isInteger(port) || port < 0 || port > 65_535 || badLifetime) {
     process.stderr.write(`${usage}\n`);
     return 2;
   }
@@ -35,6 +39,7 @@ async function main(): Promise<number> {
     port,
     host: values.host,
     team: values.team ?? false,
+    accessTokenLifetimeSeconds: lifetime,
   });
   process.stdout.write(`Dropbox API emulator listening on ${emulator.url}\n`);
   process.stdout.write(`  files under ${values.root}; test app key ${EMULATOR_CREDENTIALS.appKey}\n`);

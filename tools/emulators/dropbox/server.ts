@@ -605,12 +605,10 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
     const options = { ...receive, resetAfterBytes: resetPoint(req, decision) };
     let upload: ReceivedUpload | undefined;
     let body: Buffer | undefined;
-    if (spec.style === 'upload') {
-      upload = await receiveUpload(req, store.tempFile(), MAX_REQUEST_BYTES, options);
-    } else {
-      body = await receiveSmall(req, route, RPC_BODY_LIMIT, options);
-    }
+    const scratch = spec.style === 'upload' ? store.tempFile() : undefined;
     try {
+      if (scratch !== undefined) upload = await receiveUpload(req, scratch, MAX_REQUEST_BYTES, options);
+      else body = await receiveSmall(req, route, RPC_BODY_LIMIT, options);
       const injected = faultReply(decision);
       if (injected !== undefined) return injected;
       const call = auth.check(route, req.headers.authorization, spec.scope);
@@ -665,7 +663,8 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
       });
       return new HttpReply(200, result);
     } finally {
-      if (upload !== undefined) await rm(upload.file, { force: true });
+      // Gone already when a commit or session took the file; left behind by a failure or a reset otherwise.
+      if (scratch !== undefined) await rm(scratch, { force: true });
     }
   };
 
