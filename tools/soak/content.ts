@@ -5,6 +5,7 @@
  * version it expects without keeping the file.
  */
 import { Readable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
 import { DropboxContentHasher } from '../../lib/dropbox/content-hash.ts';
 
 /** Bytes per generated piece (what one `read()` of the stream yields). */
@@ -57,4 +58,21 @@ export function generatedContentHash(size: number, seed: number): string {
   const hasher = new DropboxContentHasher();
   for (const piece of generatePieces(size, seed)) hasher.update(piece);
   return hasher.digest();
+}
+
+/** {@link generatedContentHash} in a worker thread: the main thread stays free for the upload being checked. */
+export function generatedContentHashInWorker(size: number, seed: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./content-hash-worker.ts', import.meta.url), {
+      workerData: { size, seed },
+    });
+    worker.once('message', (hash: unknown) => {
+      if (typeof hash === 'string') resolve(hash);
+      else reject(new TypeError('the content hash worker answered without a hash'));
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`the content hash worker exited with code ${code}`));
+    });
+  });
 }
