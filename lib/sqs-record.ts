@@ -30,6 +30,8 @@ export interface RecordDeps extends SyncDeps {
   readonly retries: RetryScheduler;
   /** Told of every outcome, for the local stack's live view. */
   readonly onOutcome?: ((outcome: SyncOutcome, messageId: string) => void) | undefined;
+  /** Told of every failed record, for the local stack's live view and tests. */
+  readonly onFailure?: ((failure: RecordFailure) => void) | undefined;
   readonly random?: () => number;
 }
 
@@ -41,6 +43,17 @@ export const ACCOUNT_BACKOFF = { baseMs: 5 * 60_000, capMs: 15 * 60_000 } as con
 const ABORTED_RETRY_SECONDS = 5;
 /** SQS's upper bound for a visibility timeout. */
 const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+
+/** A failed S3 event, as reported to {@link RecordDeps.onFailure}. */
+export interface RecordFailure {
+  readonly messageId: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly kind: string;
+  readonly code: string;
+  readonly message: string;
+  readonly retryInSeconds: number;
+}
 
 /** The error a failed record is reported with. */
 export class RecordFailedError extends Error {
@@ -197,6 +210,15 @@ export async function processQueueRecord(
         receiveCount,
         retryInSeconds: delaySeconds,
         durationMs: Date.now() - started,
+      });
+      deps.onFailure?.({
+        messageId: record.messageId,
+        bucket: event.bucket,
+        key: event.key,
+        kind,
+        code,
+        message: errorMessage(error),
+        retryInSeconds: delaySeconds,
       });
       try {
         await deps.retries.deferRetry(record, delaySeconds);
