@@ -352,14 +352,16 @@ export class DropboxClient implements DropboxTarget {
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
           const failure = translate(endpoint, error);
+          // Counted only once they succeed: a refresh or re-read that fails transiently is retried as the call is.
           if (isTokenRefused(failure) && !tokenRefreshed) {
-            tokenRefreshed = true;
+            this.#tokens.invalidate(token);
             await this.#tokens.refresh(token, signal);
+            tokenRefreshed = true;
             continue;
           }
           if (failure.status === 422 && options.pathRoot && !rootReloaded) {
-            rootReloaded = true;
             await this.#root.reload(failure.routeError, signal);
+            rootReloaded = true;
             continue;
           }
           throw failure;

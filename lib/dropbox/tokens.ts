@@ -102,9 +102,9 @@ export class AccessTokenSource {
     this.#current = undefined;
   }
 
-  /** The current access token without refreshing, if any. */
-  peek(): string | undefined {
-    return this.#current?.value;
+  /** Forgets `token` if it is still the current one (Dropbox refused it), so the next {@link get} refreshes. */
+  invalidate(token: string): void {
+    if (this.#current?.value === token) this.#current = undefined;
   }
 
   async #request(): Promise<string> {

@@ -264,6 +264,30 @@ describe('DropboxClient', () => {
       expect(callsTo(fixture.emulator.requestLog, 'oauth2/token')).toHaveLength(2);
     });
 
+    it('retries a refresh that fails transiently after a 401, instead of giving up as dropbox-auth', async () => {
+      // Prepare
+      let tokenCalls = 0;
+      const flaky: typeof fetch = async (input, init) => {
+        if (String(input).endsWith('/oauth2/token') && ++tokenCalls === 2) {
+          throw new TypeError('fetch failed', {
+            cause: Object.assign(new Error('reset'), { code: 'ECONNRESET' }),
+          });
+        }
+        return fetch(input, init);
+      };
+      const client = clientFor(fixture.emulator, { fetch: flaky });
+      await client.getCurrentAccount();
+      fixture.emulator.expireAccessTokens();
+
+      // Act
+      const found = await client.getFileMetadata('/Nothing.pdf');
+
+      // Assess
+      expect(found).toBeNull();
+      expect(tokenCalls).toBe(3);
+      expect(callsTo(fixture.emulator.requestLog, 'oauth2/token')).toHaveLength(2);
+    });
+
     it('fails with dropbox-auth for an unknown refresh token without retrying', async () => {
       // Prepare
       const client = clientFor(fixture.emulator, { refreshToken: 'not-a-token' });
