@@ -9,13 +9,13 @@ import { isAbortError } from '../errors.ts';
 import type { DropboxFile, DropboxTarget, UploadRequest } from '../ports.ts';
 import { withRetry } from '../retry.ts';
 import type { DropboxCredentials } from '../settings.ts';
-import { createRoutedFetch, normalizeEndpointUrl, tokenUrl } from './endpoint.ts';
+import { buildTokenUrl, createRoutedFetch, normalizeEndpointUrl } from './endpoint.ts';
 import {
   classifyErrorResponse,
+  createNetworkError,
   type DropboxApiError,
+  detectNetworkFailure,
   isDropboxApiError,
-  networkError,
-  networkFailure,
 } from './errors.ts';
 import { createHttpTransport } from './http-transport.ts';
 import { toDropboxFile } from './metadata.ts';
@@ -102,8 +102,8 @@ function translate(endpoint: string, error: unknown): DropboxApiError {
     const headers = error.headers instanceof Headers ? error.headers : undefined;
     return classifyErrorResponse(endpoint, { status, headers, body: error.error }, error);
   }
-  const failure = networkFailure(error);
-  if (failure !== undefined) return networkError(endpoint, failure, error);
+  const failure = detectNetworkFailure(error);
+  if (failure !== undefined) return createNetworkError(endpoint, failure, error);
   throw error;
 }
 
@@ -121,7 +121,7 @@ function toAccount(account: users.FullAccount): DropboxAccount {
 }
 
 /** Dropbox names the root folder `""` in `list_folder`. */
-function listPath(path: string): string {
+function toListPath(path: string): string {
   return path === '/' ? '' : path;
 }
 
@@ -144,7 +144,7 @@ export class DropboxClient implements DropboxTarget {
       appKey: options.credentials.appKey,
       refreshToken: options.credentials.refreshToken,
       appSecret: options.credentials.appSecret,
-      tokenUrl: tokenUrl(endpointUrl),
+      tokenUrl: buildTokenUrl(endpointUrl),
       fetch: baseFetch,
     });
     this.#root = new PathRootResolver(options.credentials.pathRoot, (signal) => this.#readRoot(signal));
@@ -213,7 +213,7 @@ export class DropboxClient implements DropboxTarget {
     try {
       page = await this.#call(
         'files/list_folder',
-        (sdk, o) => sdk.filesListFolder({ path: listPath(path), recursive: options.recursive ?? false }, o),
+        (sdk, o) => sdk.filesListFolder({ path: toListPath(path), recursive: options.recursive ?? false }, o),
         { signal, pathRoot: true },
       );
     } catch (error) {
@@ -402,7 +402,7 @@ function commitInfo(commit: CommitArgs): files.CommitInfo {
 
 const clients = new Map<string, DropboxClient>();
 
-function cacheKey(options: DropboxClientOptions): string {
+function buildCacheKey(options: DropboxClientOptions): string {
   const secretHash = (value: string | undefined): string =>
     value === undefined ? '' : createHash('sha256').update(value).digest('hex');
   return JSON.stringify([
@@ -426,7 +426,7 @@ function forgetClient(client: DropboxClient): void {
  * first call win.
  */
 export function getDropboxClient(options: DropboxClientOptions): DropboxClient {
-  const key = cacheKey(options);
+  const key = buildCacheKey(options);
   let client = clients.get(key);
   if (client === undefined) {
     client = new DropboxClient(options);

@@ -24,13 +24,13 @@ export function normalizeEndpointUrl(endpointUrl: string): string {
 }
 
 /** The token endpoint for an optional `DROPBOX_ENDPOINT_URL`. */
-export function tokenUrl(endpointUrl: string | undefined): string {
+export function buildTokenUrl(endpointUrl: string | undefined): string {
   const base = endpointUrl === undefined ? DROPBOX_API_ORIGIN : normalizeEndpointUrl(endpointUrl);
   return `${base}/oauth2/token`;
 }
 
 /** The authorisation page for an optional `DROPBOX_ENDPOINT_URL`. */
-export function authorizeUrl(endpointUrl: string | undefined): string {
+export function buildAuthorizePageUrl(endpointUrl: string | undefined): string {
   const base = endpointUrl === undefined ? DROPBOX_WEB_ORIGIN : normalizeEndpointUrl(endpointUrl);
   return `${base}/oauth2/authorize`;
 }

@@ -50,7 +50,7 @@ export class DropboxApiError extends SyncError {
 
   /** The tags of `error_summary` (`path/conflict/file/..` → `['path', 'conflict', 'file']`). */
   get summaryTags(): string[] {
-    return summaryTags(this.errorSummary);
+    return splitErrorSummary(this.errorSummary);
   }
 }
 
@@ -60,7 +60,7 @@ export function isDropboxApiError(error: unknown): error is DropboxApiError {
 }
 
 /** Splits an `error_summary` into its tags, dropping Dropbox's trailing dots. */
-export function summaryTags(errorSummary: string | undefined): string[] {
+export function splitErrorSummary(errorSummary: string | undefined): string[] {
   if (errorSummary === undefined) return [];
   return errorSummary.split('/').filter((tag) => tag !== '' && !/^\.+$/.test(tag));
 }
@@ -147,7 +147,7 @@ export function classifyErrorResponse(
   const errorSummary =
     isRecord(body) && typeof body.error_summary === 'string' ? body.error_summary : undefined;
   const routeError = isRecord(body) ? body.error : undefined;
-  const tags = summaryTags(errorSummary);
+  const tags = splitErrorSummary(errorSummary);
   const base = { endpoint, status, errorSummary, routeError, cause, detail: textDetail(status, body) };
   if (status === 429) {
     return new DropboxApiError({
@@ -218,7 +218,7 @@ function codeOf(value: unknown): string | undefined {
  * is not a network failure. Node's fetch reports them as `TypeError('fetch failed')` with the socket error as
  * `cause`, or `TypeError('terminated')` when the connection dies while the response body is read.
  */
-export function networkFailure(error: unknown): string | undefined {
+export function detectNetworkFailure(error: unknown): string | undefined {
   if (error instanceof Error && error.name === 'TimeoutError') return 'timeout';
   const own = codeOf(error);
   if (own !== undefined && NETWORK_CODES.has(own)) return own;
@@ -235,7 +235,7 @@ export function networkFailure(error: unknown): string | undefined {
 }
 
 /** A call that got no usable response: retryable, transient `dropbox-network`. */
-export function networkError(endpoint: string, failure: string, cause: unknown): DropboxApiError {
+export function createNetworkError(endpoint: string, failure: string, cause: unknown): DropboxApiError {
   return new DropboxApiError({
     endpoint,
     status: 0,

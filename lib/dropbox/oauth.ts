@@ -3,9 +3,9 @@
  * code to the person, who pastes it back), asking for offline access so the answer carries a refresh token.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { authorizeUrl, tokenUrl } from './endpoint.ts';
+import { buildAuthorizePageUrl, buildTokenUrl } from './endpoint.ts';
 import { DropboxApiError } from './errors.ts';
-import { postTokenForm, tokenError } from './tokens.ts';
+import { classifyTokenError, postTokenForm } from './tokens.ts';
 
 /** The scopes the product needs: read the account, look files up, write them (content and metadata). */
 export const REQUIRED_SCOPES: readonly string[] = [
@@ -46,7 +46,7 @@ export function buildAuthorizeUrl(opts: {
   ];
   // encodeURIComponent, not URLSearchParams: scopes are space-separated, and a space must travel as %20, not '+'.
   const query = parameters.map(([name, value]) => `${name}=${encodeURIComponent(value)}`).join('&');
-  return `${authorizeUrl(opts.endpointUrl)}?${query}`;
+  return `${buildAuthorizePageUrl(opts.endpointUrl)}?${query}`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -73,12 +73,12 @@ export async function exchangeAuthorizationCode(opts: {
   });
   if (opts.appSecret !== undefined && opts.appSecret !== '') form.set('client_secret', opts.appSecret);
   const { response, body } = await postTokenForm(
-    tokenUrl(opts.endpointUrl),
+    buildTokenUrl(opts.endpointUrl),
     form,
     opts.fetch ?? globalThis.fetch.bind(globalThis),
     30_000,
   );
-  if (!response.ok) throw tokenError(response, body);
+  if (!response.ok) throw classifyTokenError(response, body);
   if (!isRecord(body) || typeof body.refresh_token !== 'string' || typeof body.account_id !== 'string') {
     throw new DropboxApiError({
       endpoint: 'oauth2/token',

@@ -28,7 +28,7 @@ export function parseRootInfo(value: unknown): RootInfo | undefined {
 }
 
 /** The header value for a root, or `undefined` when the root is the home namespace (no header needed). */
-export function pathRootHeader(root: RootInfo): string | undefined {
+export function formatPathRootHeader(root: RootInfo): string | undefined {
   if (root.rootNamespaceId === root.homeNamespaceId) return undefined;
   return JSON.stringify({ '.tag': 'root', root: root.rootNamespaceId });
 }
@@ -49,7 +49,7 @@ export class PathRootResolver {
   async header(signal?: AbortSignal): Promise<string | undefined> {
     if (this.#mode === 'home') return undefined;
     const root = this.#root ?? (await this.#read(signal));
-    return pathRootHeader(root);
+    return formatPathRootHeader(root);
   }
 
   /** Records what a call learnt about the account's root (`users/get_current_account`). */

@@ -4,7 +4,7 @@
  * every caller shares the one in-flight refresh.
  */
 import { parseRetryAfter } from '../retry.ts';
-import { DropboxApiError, networkError, networkFailure } from './errors.ts';
+import { createNetworkError, DropboxApiError, detectNetworkFailure } from './errors.ts';
 
 /** Options of an {@link AccessTokenSource}. */
 export interface AccessTokenSourceOptions {
@@ -122,7 +122,7 @@ export class AccessTokenSource {
       this.#options.fetch,
       this.#options.timeoutMs ?? 30_000,
     );
-    if (!response.ok) throw tokenError(response, body);
+    if (!response.ok) throw classifyTokenError(response, body);
     if (!isRecord(body) || typeof body.access_token !== 'string' || typeof body.expires_in !== 'number') {
       throw new DropboxApiError({
         endpoint: ENDPOINT,
@@ -168,14 +168,14 @@ export async function postTokenForm(
       return { response, body: text };
     }
   } catch (error) {
-    const failure = networkFailure(error);
+    const failure = detectNetworkFailure(error);
     if (failure === undefined) throw error;
-    throw networkError(ENDPOINT, failure, error);
+    throw createNetworkError(ENDPOINT, failure, error);
   }
 }
 
 /** Classifies a failed `oauth2/token` response (`{ error, error_description }`). */
-export function tokenError(response: Response, body: unknown): DropboxApiError {
+export function classifyTokenError(response: Response, body: unknown): DropboxApiError {
   const status = response.status;
   const error = isRecord(body) && typeof body.error === 'string' ? body.error : undefined;
   const description =

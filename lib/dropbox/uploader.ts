@@ -103,7 +103,7 @@ export function resolveUploadTuning(overrides: Partial<UploadTuning> | undefined
 }
 
 /** The `CommitInfo` of an upload request. */
-export function commitArgs(request: UploadRequest): CommitArgs {
+export function buildCommitArgs(request: UploadRequest): CommitArgs {
   return {
     path: request.path,
     mode: request.onConflict === 'overwrite' ? { '.tag': 'overwrite' } : { '.tag': 'add' },
@@ -119,7 +119,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** The `correct_offset` of an `incorrect_offset` error, wherever Dropbox nests it. */
-function correctOffsetOf(error: unknown): number | undefined {
+function readCorrectOffset(error: unknown): number | undefined {
   if (!isDropboxApiError(error) || !error.summaryTags.includes('incorrect_offset')) return undefined;
   let node: unknown = error.routeError;
   for (let depth = 0; depth < 4 && isRecord(node); depth += 1) {
@@ -167,7 +167,7 @@ async function sendAtOffset<T>(
     try {
       return await send(offset + sent, data, computeContentHash(data));
     } catch (error) {
-      const correct = correctOffsetOf(error);
+      const correct = readCorrectOffset(error);
       if (correct === undefined || corrections >= maxCorrections) throw error;
       if (correct < offset || correct > offset + chunk.byteLength) throw error;
       if (correct === offset + chunk.byteLength) return alreadyThere(correct);
@@ -185,7 +185,7 @@ export async function uploadStream(
   const { signal, size } = request;
   if (!Number.isSafeInteger(size) || size < 0)
     throw new RangeError(`upload size must be a byte count, got ${size}`);
-  const commit = commitArgs(request);
+  const commit = buildCommitArgs(request);
   const single = size <= tuning.singleUploadMaxBytes;
   const reader = new ChunkReader(request.body, {
     expectedBytes: size,
