@@ -145,7 +145,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         { name: dlqName, messageRetentionSeconds: 14 * 24 * 3600 },
         {
           name: queueName,
-          visibilityTimeoutSeconds: 300,
+          // At least the poller's function timeout (900 s), as AWS requires of an event source's queue: a batch
+          // still being handled (a 5 GiB upload takes minutes here) must not come back to another poller meanwhile.
+          visibilityTimeoutSeconds: 900,
           messageRetentionSeconds: 4 * 24 * 3600,
           redrive: { deadLetterQueueName: dlqName, maxReceiveCount: 5 },
         },
