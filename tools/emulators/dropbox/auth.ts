@@ -62,16 +62,16 @@ export interface AuthorizedCall {
 
 const CODE_LIFETIME_MS = 10 * 60_000;
 
-function oauthError(error: string, description: string): HttpReply {
+function createOauthError(error: string, description: string): HttpReply {
   return new HttpReply(400, { error, error_description: description });
 }
 
-function authError(tag: string, extra: Record<string, unknown> = {}): HttpReply {
+function createAuthError(tag: string, extra: Record<string, unknown> = {}): HttpReply {
   const error = { '.tag': tag, ...extra };
   return new HttpReply(401, { error_summary: `${tag}/..`, error });
 }
 
-function equalSecrets(a: string, b: string): boolean {
+function areEqualSecrets(a: string, b: string): boolean {
   const left = Buffer.from(a);
   const right = Buffer.from(b);
   return left.byteLength === right.byteLength && timingSafeEqual(left, right);
@@ -135,14 +135,15 @@ export class EmulatorAuth {
     const appKey = basic?.appKey ?? params.get('client_id') ?? '';
     const secret = basic?.secret ?? params.get('client_secret') ?? undefined;
     const appSecret = this.#apps.get(appKey);
-    if (appSecret === undefined) throw oauthError('invalid_client', 'Invalid client_id or client_secret');
-    if (secret !== undefined && !equalSecrets(secret, appSecret)) {
-      throw oauthError('invalid_client', 'Invalid client_id or client_secret');
+    if (appSecret === undefined)
+      throw createOauthError('invalid_client', 'Invalid client_id or client_secret');
+    if (secret !== undefined && !areEqualSecrets(secret, appSecret)) {
+      throw createOauthError('invalid_client', 'Invalid client_id or client_secret');
     }
     const grantType = params.get('grant_type');
     if (grantType === 'refresh_token') return this.#refreshGrant(params, appKey, secret !== undefined);
     if (grantType === 'authorization_code') return this.#codeGrant(params, appKey, secret !== undefined);
-    throw oauthError('unsupported_grant_type', `grant_type "${grantType ?? ''}" is not supported`);
+    throw createOauthError('unsupported_grant_type', `grant_type "${grantType ?? ''}" is not supported`);
   }
 
   /** Checks the `Authorization: Bearer` header of an API call. */
@@ -156,10 +157,10 @@ export class EmulatorAuth {
     }
     const token = match[1];
     const grant = this.#access.get(token);
-    if (grant === undefined || grant.revoked) throw authError('invalid_access_token');
-    if (Date.now() >= grant.expiresAt) throw authError('expired_access_token');
+    if (grant === undefined || grant.revoked) throw createAuthError('invalid_access_token');
+    if (Date.now() >= grant.expiresAt) throw createAuthError('expired_access_token');
     if (scope !== undefined && !grant.scopes.includes(scope))
-      throw authError('missing_scope', { required_scope: scope });
+      throw createAuthError('missing_scope', { required_scope: scope });
     return { token, scopes: grant.scopes };
   }
 
@@ -193,7 +194,7 @@ export class EmulatorAuth {
     if (match?.[1] === undefined) return undefined;
     const decoded = Buffer.from(match[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
-    if (colon < 0) throw oauthError('invalid_client', 'Malformed Basic authorization');
+    if (colon < 0) throw createOauthError('invalid_client', 'Malformed Basic authorization');
     return { appKey: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
   }
 
@@ -212,10 +213,10 @@ export class EmulatorAuth {
     const refreshToken = params.get('refresh_token') ?? '';
     const grant = this.#refresh.get(refreshToken);
     if (grant === undefined || grant.revoked || grant.appKey !== appKey) {
-      throw oauthError('invalid_grant', 'refresh token is invalid or revoked');
+      throw createOauthError('invalid_grant', 'refresh token is invalid or revoked');
     }
     if (!grant.pkce && !authenticated)
-      throw oauthError('invalid_request', 'No auth function available for given request');
+      throw createOauthError('invalid_request', 'No auth function available for given request');
     const { token, expiresIn } = this.#issue(refreshToken, grant.scopes);
     return { access_token: token, token_type: 'bearer', expires_in: expiresIn };
   }
@@ -223,16 +224,17 @@ export class EmulatorAuth {
   #codeGrant(params: URLSearchParams, appKey: string, authenticated: boolean): Record<string, unknown> {
     const code = this.#codes.get(params.get('code') ?? '');
     if (code === undefined || code.used || code.appKey !== appKey || Date.now() >= code.expiresAt) {
-      throw oauthError('invalid_grant', "code doesn't exist or has expired");
+      throw createOauthError('invalid_grant', "code doesn't exist or has expired");
     }
     const verifier = params.get('code_verifier') ?? undefined;
     if (code.challenge !== undefined) {
-      if (verifier === undefined) throw oauthError('invalid_request', 'code_verifier is required');
+      if (verifier === undefined) throw createOauthError('invalid_request', 'code_verifier is required');
       const computed =
         code.method === 'S256' ? createHash('sha256').update(verifier).digest('base64url') : verifier;
-      if (!equalSecrets(computed, code.challenge)) throw oauthError('invalid_grant', 'invalid code verifier');
+      if (!areEqualSecrets(computed, code.challenge))
+        throw createOauthError('invalid_grant', 'invalid code verifier');
     } else if (!authenticated) {
-      throw oauthError('invalid_request', 'No auth function available for given request');
+      throw createOauthError('invalid_request', 'No auth function available for given request');
     }
     code.used = true;
     let refreshToken: string | undefined;

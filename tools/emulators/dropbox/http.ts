@@ -70,7 +70,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Dropbox's `error_summary` for a tagged error: the tags from the outside in, then a slash and some dots (Dropbox
  * varies their number so that nobody parses the summary for exact equality).
  */
-export function errorSummary(error: unknown, dots = 2): string {
+export function formatErrorSummary(error: unknown, dots = 2): string {
   const tags: string[] = [];
   let node: unknown = error;
   for (let depth = 0; depth < 8 && isRecord(node); depth += 1) {
@@ -87,16 +87,16 @@ export function errorSummary(error: unknown, dots = 2): string {
 }
 
 /** A route error (409 by default) in Dropbox's shape. */
-export function routeError(
+export function createRouteError(
   error: Record<string, unknown>,
   status = 409,
   headers: Record<string, string> = {},
 ): HttpReply {
-  return new HttpReply(status, { error_summary: errorSummary(error), error }, headers);
+  return new HttpReply(status, { error_summary: formatErrorSummary(error), error }, headers);
 }
 
 /** A plain-text 400, as Dropbox answers a malformed call. */
-export function badRequest(route: string, detail: string): HttpReply {
+export function createBadRequest(route: string, detail: string): HttpReply {
   return new HttpReply(400, `Error in call to API function "${route}": ${detail}`);
 }
 
@@ -127,7 +127,7 @@ export interface ReceiveOptions {
   readonly onBytes: (count: number) => void;
 }
 
-async function* pieces(req: IncomingMessage, options: ReceiveOptions): AsyncGenerator<Buffer> {
+async function* readPieces(req: IncomingMessage, options: ReceiveOptions): AsyncGenerator<Buffer> {
   const started = Date.now();
   let received = 0;
   if (options.resetAfterBytes === 0) {
@@ -174,11 +174,11 @@ export async function receiveSmall(
 ): Promise<Buffer> {
   const parts: Buffer[] = [];
   let size = 0;
-  for await (const piece of pieces(req, options)) {
+  for await (const piece of readPieces(req, options)) {
     size += piece.byteLength;
     if (size <= limit) parts.push(piece);
   }
-  if (size > limit) throw badRequest(route, `request body is larger than ${limit} bytes`);
+  if (size > limit) throw createBadRequest(route, `request body is larger than ${limit} bytes`);
   return Buffer.concat(parts);
 }
 
@@ -201,7 +201,7 @@ export async function receiveUpload(
   const hasher = new BlockHasher();
   let size = 0;
   async function* accepted(): AsyncGenerator<Buffer> {
-    for await (const piece of pieces(req, options)) {
+    for await (const piece of readPieces(req, options)) {
       size += piece.byteLength;
       if (size > limit) continue;
       hasher.update(piece);
@@ -218,6 +218,6 @@ export function parseJson(route: string, what: string, text: string): unknown {
     return JSON.parse(text);
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
-    throw badRequest(route, `${what}: could not decode input as JSON`);
+    throw createBadRequest(route, `${what}: could not decode input as JSON`);
   }
 }

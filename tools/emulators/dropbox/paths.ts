@@ -20,7 +20,7 @@ const MAX_COMPONENT_UNITS = 255;
 export type PathProblem = 'malformed_path' | 'disallowed_name';
 
 /** The key two spellings of one path share. */
-export function lowerPath(path: string): string {
+export function toLowerPath(path: string): string {
   return path.normalize('NFC').toLowerCase();
 }
 
@@ -54,7 +54,7 @@ export function splitExtension(name: string): [string, string] {
 }
 
 /** The autorename candidates for `name`: `Proof (1).pdf`, `Proof (2).pdf`, … */
-export function* renameCandidates(name: string, style: 'number' | 'conflicted'): Generator<string> {
+export function* generateRenameCandidates(name: string, style: 'number' | 'conflicted'): Generator<string> {
   const [base, extension] = splitExtension(name);
   if (style === 'conflicted') {
     yield `${base} (conflicted copy)${extension}`;
@@ -67,6 +67,6 @@ export function* renameCandidates(name: string, style: 'number' | 'conflicted'):
 export const DROPBOX_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
 /** Now, in Dropbox's timestamp format. */
-export function dropboxNow(): string {
+export function formatDropboxNow(): string {
   return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

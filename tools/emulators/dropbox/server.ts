@@ -11,15 +11,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { type AuthorizedCall, EmulatorAuth } from './auth.ts';
 import { type FaultDecision, FaultInjector, type FaultOptions, WriteLocks } from './faults.ts';
 import {
-  badRequest,
   ConnectionGone,
-  errorSummary,
+  createBadRequest,
+  createRouteError,
+  formatErrorSummary,
   HttpReply,
   parseJson,
   type ReceivedUpload,
   receiveSmall,
   receiveUpload,
-  routeError,
   sendReply,
 } from './http.ts';
 import { DROPBOX_TIMESTAMP } from './paths.ts';
@@ -136,7 +136,7 @@ class Args {
   }
 
   #fail(detail: string): never {
-    throw badRequest(this.#route, `${this.#where}: ${detail}`);
+    throw createBadRequest(this.#route, `${this.#where}: ${detail}`);
   }
 
   string(name: string): string {
@@ -240,7 +240,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
 
   const tooManyWrites = (): HttpReply => {
     const seconds = retryAfterSeconds();
-    return routeError({ reason: { '.tag': 'too_many_write_operations' }, retry_after: seconds }, 429, {
+    return createRouteError({ reason: { '.tag': 'too_many_write_operations' }, retry_after: seconds }, 429, {
       'Retry-After': String(seconds),
     });
   };
@@ -256,9 +256,9 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
     expected: string | undefined,
   ): HttpReply | undefined => {
     if (upload === undefined) return undefined;
-    if (upload.contentHash === undefined) return routeError({ '.tag': 'payload_too_large' });
+    if (upload.contentHash === undefined) return createRouteError({ '.tag': 'payload_too_large' });
     if (expected !== undefined && expected !== upload.contentHash)
-      return routeError({ '.tag': 'content_hash_mismatch' });
+      return createRouteError({ '.tag': 'content_hash_mismatch' });
     return undefined;
   };
 
@@ -362,7 +362,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
           // Dropbox keeps the data in an upload session, so the commit can be retried with upload_session/finish.
           const session = await sessions.start('sequential');
           await sessions.accept(session, 0, upload.size, upload.file);
-          throw routeError({ '.tag': 'path', reason, upload_session_id: session.id });
+          throw createRouteError({ '.tag': 'path', reason, upload_session_id: session.id });
         };
         const target = resolveOrFail(context, path, false);
         if (target === 'malformed_path') return failed({ '.tag': 'malformed_path' });
@@ -392,15 +392,15 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
           typeTag !== 'concurrent' &&
           typeTag !== 'sequential'
         ) {
-          throw badRequest(context.route, 'HTTP header "Dropbox-API-Arg": session_type: unknown tag');
+          throw createBadRequest(context.route, 'HTTP header "Dropbox-API-Arg": session_type: unknown tag');
         }
         const upload = context.upload as ReceivedUpload;
         const problem = checkData(upload, args.contentHash());
         if (problem !== undefined) throw problem;
         if (type === 'concurrent' && upload.size > 0)
-          throw routeError({ '.tag': 'concurrent_session_data_not_allowed' });
+          throw createRouteError({ '.tag': 'concurrent_session_data_not_allowed' });
         if (type === 'concurrent' && close)
-          throw routeError({ '.tag': 'concurrent_session_close_not_allowed' });
+          throw createRouteError({ '.tag': 'concurrent_session_close_not_allowed' });
         const session = await sessions.start(type);
         await sessions.accept(session, 0, upload.size, upload.file);
         session.closed = close;
@@ -417,11 +417,11 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         const contentHash = args.contentHash();
         const upload = context.upload as ReceivedUpload;
         const session = lookup(sessionId);
-        if (!('id' in session)) throw routeError({ ...session });
+        if (!('id' in session)) throw createRouteError({ ...session });
         const problem = checkData(upload, contentHash);
         if (problem !== undefined) throw problem;
         const refused = sessions.checkAppend(session, offset, upload.size, close);
-        if (refused !== undefined) throw routeError({ ...refused });
+        if (refused !== undefined) throw createRouteError({ ...refused });
         session.busy = true;
         try {
           await sessions.accept(session, offset, upload.size, upload.file);
@@ -443,15 +443,16 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         const contentHash = args.contentHash();
         const upload = context.upload as ReceivedUpload;
         const session = lookup(sessionId);
-        if (!('id' in session)) throw routeError({ '.tag': 'lookup_failed', lookup_failed: session });
+        if (!('id' in session)) throw createRouteError({ '.tag': 'lookup_failed', lookup_failed: session });
         const problem = checkData(upload, contentHash);
         if (problem !== undefined) throw problem;
         if (session.type === 'concurrent') {
-          if (upload.size > 0) throw routeError({ '.tag': 'concurrent_session_data_not_allowed' });
-          if (!session.closed) throw routeError({ '.tag': 'concurrent_session_not_closed' });
-          if (!sessions.complete(session)) throw routeError({ '.tag': 'concurrent_session_missing_data' });
+          if (upload.size > 0) throw createRouteError({ '.tag': 'concurrent_session_data_not_allowed' });
+          if (!session.closed) throw createRouteError({ '.tag': 'concurrent_session_not_closed' });
+          if (!sessions.complete(session))
+            throw createRouteError({ '.tag': 'concurrent_session_missing_data' });
         } else if (session.busy || offset !== session.size) {
-          throw routeError({
+          throw createRouteError({
             '.tag': 'lookup_failed',
             lookup_failed: { '.tag': 'incorrect_offset', correct_offset: session.size },
           });
@@ -461,7 +462,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         const result = await finishSession(context, session, target, request);
         if ('failure' in result) {
           if (result.failure['.tag'] === 'too_many_write_operations') context.log.fault = 'write-lock';
-          throw routeError(result.failure);
+          throw createRouteError(result.failure);
         }
         return result.metadata;
       },
@@ -472,10 +473,14 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
       handle: async (context) => {
         const entries = context.arg.entries;
         if (!Array.isArray(entries) || entries.length > 1000) {
-          throw badRequest(context.route, 'request body: entries: expected a list of at most 1000 items');
+          throw createBadRequest(
+            context.route,
+            'request body: entries: expected a list of at most 1000 items',
+          );
         }
         const parsed = entries.map((raw: unknown) => {
-          if (!isRecord(raw)) throw badRequest(context.route, 'request body: entries: expected objects');
+          if (!isRecord(raw))
+            throw createBadRequest(context.route, 'request body: entries: expected objects');
           const entry = new Args(context.route, 'request body: entries', raw);
           const { path, request } = entry.record('commit').commit();
           return { ...entry.cursor(), target: resolveOrFail(context, path, false), request };
@@ -515,7 +520,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         args.boolean('include_media_info', false);
         args.boolean('include_has_explicit_shared_members', false);
         if (!/^(\/(.|[\r\n])*|id:.*)$|^(rev:[0-9a-f]{9,})$|^(ns:[0-9]+(\/.*)?)$/s.test(path)) {
-          throw badRequest(
+          throw createBadRequest(
             context.route,
             `request body: path: '${path}' did not match pattern '(/(.|[\\r\\n])*|id:.*)|(rev:[0-9a-f]{9,})|(ns:[0-9]+(/.*)?)'`,
           );
@@ -524,14 +529,17 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         if (path.startsWith('id:')) {
           metadata = await store.metadataById(path);
         } else if (path.startsWith('rev:')) {
-          throw badRequest(context.route, 'request body: path: rev: paths are not supported by the emulator');
+          throw createBadRequest(
+            context.route,
+            'request body: path: rev: paths are not supported by the emulator',
+          );
         } else {
           const target = resolveOrFail(context, path, false);
           if (target === 'malformed_path')
-            throw routeError({ '.tag': 'path', path: { '.tag': 'malformed_path' } });
+            throw createRouteError({ '.tag': 'path', path: { '.tag': 'malformed_path' } });
           metadata = await store.metadata(target, includeDeleted);
         }
-        if (metadata === undefined) throw routeError({ '.tag': 'path', path: { '.tag': 'not_found' } });
+        if (metadata === undefined) throw createRouteError({ '.tag': 'path', path: { '.tag': 'not_found' } });
         return metadata;
       },
     },
@@ -546,9 +554,9 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         const limit = args.integer('limit', 1, 2000) ?? pageSize;
         const target = resolveOrFail(context, path, true);
         if (target === 'malformed_path')
-          throw routeError({ '.tag': 'path', path: { '.tag': 'malformed_path' } });
+          throw createRouteError({ '.tag': 'path', path: { '.tag': 'malformed_path' } });
         const page = await store.list(target, recursive, includeDeleted, limit);
-        if (typeof page === 'string') throw routeError({ '.tag': 'path', path: { '.tag': page } });
+        if (typeof page === 'string') throw createRouteError({ '.tag': 'path', path: { '.tag': page } });
         return { entries: page.entries, cursor: page.cursor, has_more: page.hasMore };
       },
     },
@@ -558,7 +566,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
       handle: async (context) => {
         const args = new Args(context.route, 'request body', context.arg);
         const page = await store.continueList(args.string('cursor'), pageSize);
-        if (page === undefined) throw routeError({ '.tag': 'reset' });
+        if (page === undefined) throw createRouteError({ '.tag': 'reset' });
         return { entries: page.entries, cursor: page.cursor, has_more: page.hasMore };
       },
     },
@@ -567,8 +575,8 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
   const faultReply = (decision: FaultDecision): HttpReply | undefined => {
     if (decision.kind === 'rate-limit') {
       const seconds = retryAfterSeconds();
-      if (!decision.retryAfter) return routeError({ reason: { '.tag': 'too_many_requests' } }, 429);
-      return routeError({ reason: { '.tag': 'too_many_requests' }, retry_after: seconds }, 429, {
+      if (!decision.retryAfter) return createRouteError({ reason: { '.tag': 'too_many_requests' } }, 429);
+      return createRouteError({ reason: { '.tag': 'too_many_requests' }, retry_after: seconds }, 429, {
         'Retry-After': String(seconds),
       });
     }
@@ -615,37 +623,37 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
       let arg: Record<string, unknown> = {};
       if (spec.style === 'upload') {
         const header = req.headers['dropbox-api-arg'];
-        if (typeof header !== 'string') throw badRequest(route, 'Missing header "Dropbox-API-Arg"');
+        if (typeof header !== 'string') throw createBadRequest(route, 'Missing header "Dropbox-API-Arg"');
         // Header values reach Node as latin-1: anything past ASCII was sent unescaped.
         if (/[^\x20-\x7e]/.test(header)) {
-          throw badRequest(
+          throw createBadRequest(
             route,
             'HTTP header "Dropbox-API-Arg": could not decode input as JSON (non-ASCII characters must be escaped as \\uXXXX)',
           );
         }
         const contentType = req.headers['content-type'] ?? '';
         if (!UPLOAD_CONTENT_TYPES.has(contentType)) {
-          throw badRequest(
+          throw createBadRequest(
             route,
             `Bad HTTP "Content-Type" header: "${contentType}". Expecting one of "application/octet-stream", "text/plain; charset=dropbox-cors-hack".`,
           );
         }
         const parsed = parseJson(route, 'HTTP header "Dropbox-API-Arg"', header);
         if (!isRecord(parsed))
-          throw badRequest(route, 'HTTP header "Dropbox-API-Arg": expected a JSON object');
+          throw createBadRequest(route, 'HTTP header "Dropbox-API-Arg": expected a JSON object');
         arg = parsed;
       } else if (body !== undefined && body.byteLength > 0) {
         const text = body.toString('utf8');
         if (text.trim() !== 'null') {
           const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
           if (contentType !== 'application/json') {
-            throw badRequest(
+            throw createBadRequest(
               route,
               `Bad HTTP "Content-Type" header: "${contentType ?? ''}". Expecting "application/json".`,
             );
           }
           const parsed = parseJson(route, 'request body', text);
-          if (!isRecord(parsed)) throw badRequest(route, 'request body: expected a JSON object');
+          if (!isRecord(parsed)) throw createBadRequest(route, 'request body: expected a JSON object');
           arg = parsed;
         }
       }
@@ -747,7 +755,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
     }
     if (reply.status >= 400 && isRecord(reply.body)) {
       const summary = reply.body.error_summary ?? reply.body.error;
-      log.errorSummary = typeof summary === 'string' ? summary : errorSummary(reply.body.error);
+      log.errorSummary = typeof summary === 'string' ? summary : formatErrorSummary(reply.body.error);
     }
     sendReply(res, reply);
   };

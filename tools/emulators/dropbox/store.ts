@@ -7,8 +7,14 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { badRequest, HttpReply } from './http.ts';
-import { dropboxNow, isDisallowedName, lowerPath, renameCandidates, splitPath } from './paths.ts';
+import { createBadRequest, HttpReply } from './http.ts';
+import {
+  formatDropboxNow,
+  generateRenameCandidates,
+  isDisallowedName,
+  splitPath,
+  toLowerPath,
+} from './paths.ts';
 
 interface FileEntry {
   readonly tag: 'file';
@@ -114,7 +120,7 @@ interface IndexFile {
 const STATE_DIR = '.dropbox-emulator';
 const MAX_AUTORENAME = 1000;
 
-function newNamespaceId(): string {
+function createNamespaceId(): string {
   return String(randomInt(1_000_000_000, 9_999_999_999));
 }
 
@@ -122,8 +128,8 @@ function isMissing(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'ENOENT';
 }
 
-function keyOf(components: readonly string[]): string {
-  return components.length === 0 ? '' : lowerPath(`/${components.join('/')}`);
+function toKey(components: readonly string[]): string {
+  return components.length === 0 ? '' : toLowerPath(`/${components.join('/')}`);
 }
 
 /** The account, its namespaces and files. */
@@ -145,8 +151,8 @@ export class DropboxStore {
       const saved = index.namespaces[label];
       return {
         label,
-        entries: new Map(saved.entries.map((entry) => [lowerPath(entry.pathDisplay), entry])),
-        deleted: new Map(saved.deleted.map((entry) => [lowerPath(entry.pathDisplay), entry])),
+        entries: new Map(saved.entries.map((entry) => [toLowerPath(entry.pathDisplay), entry])),
+        deleted: new Map(saved.deleted.map((entry) => [toLowerPath(entry.pathDisplay), entry])),
       };
     };
     this.#namespaces = { home: load('home'), team: load('team') };
@@ -168,7 +174,7 @@ export class DropboxStore {
           accountId: 'dbid:AADemulatoremulatoremulatoremulator00',
           displayName: 'Emulator User',
           email: 'emulator@example.com',
-          homeNamespaceId: newNamespaceId(),
+          homeNamespaceId: createNamespaceId(),
           teamNamespaceId: undefined,
           homePath: '/Emulator User',
         },
@@ -176,7 +182,8 @@ export class DropboxStore {
       };
     }
     const store = new DropboxStore(root, index);
-    if (team && store.account.teamNamespaceId === undefined) store.account.teamNamespaceId = newNamespaceId();
+    if (team && store.account.teamNamespaceId === undefined)
+      store.account.teamNamespaceId = createNamespaceId();
     if (!team) store.account.teamNamespaceId = undefined;
     await store.persist();
     return store;
@@ -213,7 +220,7 @@ export class DropboxStore {
 
   /** The account moves to a new team space root (it joined a team, or its team space was migrated). */
   changeTeamRoot(): void {
-    this.account.teamNamespaceId = newNamespaceId();
+    this.account.teamNamespaceId = createNamespaceId();
     this.#schedulePersist();
   }
 
@@ -235,7 +242,7 @@ export class DropboxStore {
         parsed = JSON.parse(header);
       } catch (error) {
         if (!(error instanceof SyntaxError)) throw error;
-        throw badRequest(route, 'Dropbox-API-Path-Root: could not decode input as JSON');
+        throw createBadRequest(route, 'Dropbox-API-Path-Root: could not decode input as JSON');
       }
       const tag =
         typeof parsed === 'object' && parsed !== null
@@ -256,7 +263,7 @@ export class DropboxStore {
         namespace = this.#namespaceById(value('namespace_id'));
         rooted = namespace === 'team';
       } else {
-        throw badRequest(route, 'Dropbox-API-Path-Root: unknown or missing ".tag"');
+        throw createBadRequest(route, 'Dropbox-API-Path-Root: unknown or missing ".tag"');
       }
     }
     let rest = path;
@@ -271,7 +278,7 @@ export class DropboxStore {
     if (rooted && this.account.teamNamespaceId !== undefined) {
       const mount = splitPath(this.account.homePath) as string[];
       const inHome = mount.every(
-        (part, i) => components[i] !== undefined && lowerPath(components[i]) === lowerPath(part),
+        (part, i) => components[i] !== undefined && toLowerPath(components[i]) === toLowerPath(part),
       );
       if (inHome)
         return {
@@ -290,7 +297,7 @@ export class DropboxStore {
     if (target.components.length === 0) {
       return target.prefix === '' ? undefined : this.#mountMetadata();
     }
-    const key = keyOf(target.components);
+    const key = toKey(target.components);
     const entry = await this.#live(ns, key);
     if (entry !== undefined) return this.#describe(entry, target.prefix, true);
     const deleted = ns.deleted.get(key);
@@ -319,14 +326,14 @@ export class DropboxStore {
     if (this.insufficientSpace) return { ok: false, writeError: { '.tag': 'insufficient_space' } };
     const parents: string[] = [];
     for (let i = 0; i < components.length - 1; i += 1) {
-      const entry = ns.entries.get(keyOf(components.slice(0, i + 1)));
+      const entry = ns.entries.get(toKey(components.slice(0, i + 1)));
       if (entry?.tag === 'file') {
         return { ok: false, writeError: { '.tag': 'conflict', conflict: { '.tag': 'file_ancestor' } } };
       }
       parents.push(entry?.name ?? (components[i] as string));
     }
     const name = components[components.length - 1] as string;
-    const existing = await this.#live(ns, keyOf(components));
+    const existing = await this.#live(ns, toKey(components));
     if (existing === undefined)
       return this.#write(ns, parents, name, undefined, source, request, target.prefix);
     if (existing.tag === 'file' && existing.contentHash === source.contentHash) {
@@ -346,9 +353,9 @@ export class DropboxStore {
     }
     const style = typeof request.mode === 'object' ? 'conflicted' : 'number';
     let tries = 0;
-    for (const candidate of renameCandidates(name, style)) {
+    for (const candidate of generateRenameCandidates(name, style)) {
       if (++tries > MAX_AUTORENAME) break;
-      const other = await this.#live(ns, keyOf([...components.slice(0, -1), candidate]));
+      const other = await this.#live(ns, toKey([...components.slice(0, -1), candidate]));
       if (other === undefined)
         return this.#write(ns, parents, candidate, undefined, source, request, target.prefix);
       // Emulator assumption: a renamed copy with identical content counts as "identical content at the path".
@@ -368,7 +375,7 @@ export class DropboxStore {
   ): Promise<ListPage | 'not_found' | 'not_folder'> {
     const ns = this.#namespaces[target.namespace];
     if (target.components.length > 0) {
-      const entry = await this.#live(ns, keyOf(target.components));
+      const entry = await this.#live(ns, toKey(target.components));
       if (entry === undefined) return 'not_found';
       if (entry.tag === 'file') return 'not_folder';
     }
@@ -471,7 +478,7 @@ export class DropboxStore {
   ): Promise<CommitOutcome> {
     for (let i = 0; i < parents.length; i += 1) {
       const display = `/${parents.slice(0, i + 1).join('/')}`;
-      const key = lowerPath(display);
+      const key = toLowerPath(display);
       if (ns.entries.has(key)) continue;
       this.#seq += 1;
       ns.entries.set(key, {
@@ -487,7 +494,7 @@ export class DropboxStore {
     const disk = this.#diskPath(ns.label, pathDisplay);
     await mkdir(this.#diskPath(ns.label, `/${parents.join('/')}`), { recursive: true });
     await rename(source.file, disk);
-    const now = dropboxNow();
+    const now = formatDropboxNow();
     this.#seq += 1;
     const entry: FileEntry = {
       tag: 'file',
@@ -501,7 +508,7 @@ export class DropboxStore {
       serverModified: now,
       seq: this.#seq,
     };
-    const key = lowerPath(pathDisplay);
+    const key = toLowerPath(pathDisplay);
     ns.entries.set(key, entry);
     ns.deleted.delete(key);
     await this.persist();
@@ -516,7 +523,7 @@ export class DropboxStore {
       prefix: string,
     ): Promise<void> => {
       const ns = this.#namespaces[label];
-      const base = keyOf(folder);
+      const base = toKey(folder);
       const inside = (key: string): boolean => {
         if (key === base) return cursor.recursive && base !== '';
         if (!key.startsWith(`${base}/`)) return false;
@@ -563,7 +570,7 @@ export class DropboxStore {
     return {
       '.tag': 'folder',
       name,
-      path_lower: lowerPath(this.account.homePath),
+      path_lower: toLowerPath(this.account.homePath),
       path_display: this.account.homePath,
       id: `id:home-${this.account.homeNamespaceId}`,
       sharing_info: {
@@ -577,7 +584,12 @@ export class DropboxStore {
 
   #describe(entry: Entry, prefix: string, tagged: boolean): Record<string, unknown> {
     const display = `${prefix}${entry.pathDisplay}`;
-    const common = { name: entry.name, path_lower: lowerPath(display), path_display: display, id: entry.id };
+    const common = {
+      name: entry.name,
+      path_lower: toLowerPath(display),
+      path_display: display,
+      id: entry.id,
+    };
     if (entry.tag === 'folder') return { '.tag': 'folder', ...common };
     return {
       ...(tagged ? { '.tag': 'file' } : {}),
@@ -593,7 +605,7 @@ export class DropboxStore {
 
   #describeDeleted(entry: DeletedEntry, prefix: string): Record<string, unknown> {
     const display = `${prefix}${entry.pathDisplay}`;
-    return { '.tag': 'deleted', name: entry.name, path_lower: lowerPath(display), path_display: display };
+    return { '.tag': 'deleted', name: entry.name, path_lower: toLowerPath(display), path_display: display };
   }
 
   #newId(): string {
