@@ -6,7 +6,6 @@
  */
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream/promises';
 import { type FaultOptions, startDropboxEmulator } from '../emulators/dropbox/server.ts';
 import type { ChildOptions, DropboxStats, FromChild, ToChild } from './dropbox-process.ts';
 
@@ -44,24 +43,36 @@ async function readSmallBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function forward(req: IncomingMessage, res: ServerResponse, body: Buffer | undefined): Promise<void> {
-  const upstream = request({
-    host: target.hostname,
-    port: target.port,
-    method: req.method,
-    path: req.url,
-    headers: body === undefined ? req.headers : { ...req.headers, 'content-length': String(body.byteLength) },
-  });
-  const answered = new Promise<void>((resolve, reject) => {
-    upstream.once('response', (response) => {
-      res.writeHead(response.statusCode ?? 502, response.headers);
-      pipeline(response, res).then(resolve, reject);
+/**
+ * Passes one request to the emulator and its answer back. A connection the emulator resets (an injected fault)
+ * is reset towards the client too, so the client sees what it would have seen without the proxy.
+ */
+function forward(req: IncomingMessage, res: ServerResponse, body: Buffer | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const upstream = request({
+      host: target.hostname,
+      port: target.port,
+      method: req.method,
+      path: req.url,
+      headers:
+        body === undefined ? req.headers : { ...req.headers, 'content-length': String(body.byteLength) },
     });
-    upstream.once('error', reject);
+    const reset = (): void => {
+      upstream.destroy();
+      req.socket.destroy();
+      resolve();
+    };
+    upstream.once('error', reset);
+    req.once('error', reset);
+    res.once('close', () => resolve());
+    upstream.once('response', (response) => {
+      response.once('error', reset);
+      res.writeHead(response.statusCode ?? 502, response.headers);
+      response.pipe(res);
+    });
+    if (body === undefined) req.pipe(upstream);
+    else upstream.end(body);
   });
-  if (body === undefined) await pipeline(req, upstream);
-  else upstream.end(body);
-  await answered;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, marker: string): Promise<void> {

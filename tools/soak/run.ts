@@ -1,0 +1,510 @@
+/**
+ * `npm run soak`: the fault-injection soak (issue 8). Uploads a seeded population of ticket files to the local stack
+ * (s3rver behind the notifying proxy, the SQS and SSM emulators, the background pollers running the function's own
+ * handler) while the Dropbox emulator injects faults and the queue redelivers and reorders; changes objects during
+ * the run (new versions, late final tags, unrelated tags, deletes); puts in poison and malformed messages; then
+ * verifies S3, Dropbox and the DLQ (tools/soak/verify.ts) and prints the result. Exits 1 when anything is lost or
+ * duplicated or any other check fails. Bounded: a fixed population, at most 3 GiB (plus the 5 GiB object), and a
+ * deadline after which it verifies whatever state it reached.
+ *
+ *   npm run soak -- [--objects 500] [--seed 20261127] [--pollers 2] [--minutes 14] [--skip-5gib] [--keep]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { createS3Client, createSqsClient } from '../../lib/aws/clients.ts';
+import { DropboxClient } from '../../lib/dropbox/client.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { sleep } from '../../lib/retry.ts';
+import type { RecordFailure } from '../../lib/sqs-record.ts';
+import type { FaultOptions } from '../emulators/dropbox/server.ts';
+import { EMULATOR_CREDENTIALS } from '../emulators/dropbox/server.ts';
+import { startLocalStack } from '../local/stack.ts';
+import { generatedBody, generatedBytes, generatedContentHashInWorker } from './content.ts';
+import { type DropboxStats, startDropboxProcess } from './dropbox-process.ts';
+import {
+  buildPopulation,
+  createRandom,
+  encodeMetadata,
+  expectationOf,
+  lateFinalTags,
+  nextVersion,
+  POISON_MARKER,
+  SOAK_SETTINGS,
+  type SoakObject,
+  unrelatedTags,
+} from './population.ts';
+import { type RecordedOutcome, type Verdict, verifySoak } from './verify.ts';
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+/** The population's byte budget (issue 8: at most 3 GiB in all). */
+const MAX_POPULATION_BYTES = 3 * GIB;
+/** S3's single-PUT maximum: the soak's last object. */
+const FIVE_GIB = 5 * GIB;
+/** The soak process (function, pollers, SQS/SSM emulators, S3 proxy) must stay under this, 5 GiB object included. */
+const MAX_RSS_BYTES = 1.5 * GIB;
+/** Uploads to S3 at once. */
+const PUT_CONCURRENCY = 4;
+
+/** Dropbox faults: 20 % of requests (429 with and without Retry-After, 500/503, resets mid-body), plus latency and
+ * namespace lock contention on every commit. */
+const DROPBOX_FAULTS: FaultOptions = {
+  rate429: 0.05,
+  rate429WithoutRetryAfter: 0.03,
+  rate5xx: 0.06,
+  rateReset: 0.06,
+  latencyMs: 15,
+  writeLockContention: true,
+  retryAfterSeconds: 1,
+};
+
+/** Bodies that are not S3 notifications: skipped with a reason, never poison. */
+const MALFORMED_BODIES = [
+  'not json at all',
+  '{"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put"}]}',
+  JSON.stringify({ Service: 'Amazon S3', Event: 's3:TestEvent', Bucket: 'ticket-files' }),
+];
+
+interface Options {
+  readonly objects: number;
+  readonly seed: number;
+  readonly pollers: number;
+  readonly minutes: number;
+  readonly skip5Gib: boolean;
+  readonly keep: boolean;
+}
+
+function readOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      objects: { type: 'string', default: '500' },
+      seed: { type: 'string', default: '20261127' },
+      pollers: { type: 'string', default: '2' },
+      minutes: { type: 'string', default: '14' },
+      'skip-5gib': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const integer = (name: string, value: string, min: number, max: number): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      throw new RangeError(`--${name} must be an integer in [${min}, ${max}], got ${value}`);
+    }
+    return parsed;
+  };
+  return {
+    objects: integer('objects', values.objects, 10, 2000),
+    seed: integer('seed', values.seed, 0, 2 ** 31),
+    pollers: integer('pollers', values.pollers, 1, 16),
+    minutes: integer('minutes', values.minutes, 1, 14),
+    skip5Gib: values['skip-5gib'],
+    keep: values.keep,
+  };
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= GIB) return `${(bytes / GIB).toFixed(2)} GiB`;
+  if (bytes >= MIB) return `${(bytes / MIB).toFixed(1)} MiB`;
+  return `${bytes} B`;
+}
+
+function formatDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+}
+
+function formatCounts(counts: Readonly<Record<string, number>>): string {
+  const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? 'none' : entries.map(([name, count]) => `${name} ${count}`).join(', ');
+}
+
+function tagging(tags: Readonly<Record<string, string>>): string | undefined {
+  const entries = Object.entries(tags);
+  return entries.length === 0
+    ? undefined
+    : entries.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join('&');
+}
+
+/** Runs `work` over `items` with at most `limit` at once. */
+async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next];
+      next += 1;
+      if (item !== undefined) await work(item);
+    }
+  };
+  await Promise.all(Array.from({ length: limit }, () => worker()));
+}
+
+async function main(): Promise<number> {
+  const options = readOptions();
+  const started = Date.now();
+  const deadline = started + options.minutes * 60_000;
+  // The function's JSON log lines would bury the report; every outcome reaches the soak through onOutcome, which the
+  // function calls right after logging it with the same reason.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
+  const dir = mkdtempSync(join(tmpdir(), 'tds-soak-'));
+  const random = createRandom(options.seed + 1);
+  const objects = buildPopulation({ count: options.objects, seed: options.seed });
+  const populationBytes = objects.reduce((sum, object) => sum + (object.versions[0]?.size ?? 0), 0);
+  if (populationBytes > MAX_POPULATION_BYTES)
+    throw new RangeError(`population of ${formatBytes(populationBytes)}`);
+
+  const outcomes: RecordedOutcome[] = [];
+  const failures: RecordFailure[] = [];
+  const pollerErrors: string[] = [];
+  const mutationErrors: string[] = [];
+  const exportedKeys = new Set<string>();
+  let peakRss = process.memoryUsage().rss;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 200);
+
+  const dropbox = await startDropboxProcess({
+    root: join(dir, 'dropbox'),
+    faults: DROPBOX_FAULTS,
+    poisonMarker: POISON_MARKER,
+  });
+  const stack = await startLocalStack({
+    dir,
+    pollers: options.pollers,
+    dropboxEndpointUrl: dropbox.url,
+    sqsFaults: { redeliverRate: 0.05, reorder: true, seed: options.seed },
+    initialSettings: SOAK_SETTINGS,
+    onOutcome: (outcome, messageId) => {
+      outcomes.push({ at: Date.now(), messageId, outcome });
+      if (outcome.decision === 'exported') exportedKeys.add(outcome.key);
+    },
+    onFailure: (failure) => failures.push(failure),
+    onError: (error) => pollerErrors.push(errorMessage(error)),
+  });
+  const s3 = createS3Client({ env: stack.env });
+  const sqs = createSqsClient({ env: stack.env });
+  const bucket = stack.outputs.BucketName;
+  let verdict: Verdict | undefined;
+  let fiveGib: string | undefined;
+  try {
+    process.stdout.write(
+      `soak: ${objects.length} objects (${formatBytes(populationBytes)}), seed ${options.seed}, data in ${dir}\n`,
+    );
+
+    const put = async (object: SoakObject): Promise<void> => {
+      const version = object.versions.at(-1);
+      if (version === undefined) return;
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: object.key,
+          Body:
+            version.size <= MIB
+              ? generatedBytes(version.size, version.seed)
+              : generatedBody(version.size, version.seed),
+          ContentLength: version.size,
+          Metadata: encodeMetadata(object.metadata),
+          Tagging: tagging(object.tags),
+        }),
+      );
+    };
+    const putTags = async (object: SoakObject, tags: Record<string, string>): Promise<void> => {
+      await s3.send(
+        new PutObjectTaggingCommand({
+          Bucket: bucket,
+          Key: object.key,
+          Tagging: { TagSet: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) },
+        }),
+      );
+      object.tags = tags;
+    };
+
+    /** What happens to an object after its upload, during the run. */
+    const mutate = async (object: SoakObject): Promise<void> => {
+      await sleep(Math.floor(random() * 8000));
+      switch (object.mutation) {
+        case 'new-version': {
+          const rounds = random() < 0.3 ? 2 : 1;
+          for (let round = 0; round < rounds; round += 1) {
+            object.versions.push(nextVersion(object, random));
+            await put(object);
+            await sleep(Math.floor(random() * 3000));
+          }
+          break;
+        }
+        case 'late-final':
+          await putTags(object, lateFinalTags(object));
+          break;
+        case 'unrelated-tag': {
+          // Only once the object is exported: the tag must then upload nothing.
+          const until = Math.min(deadline - 4 * 60_000, Date.now() + 180_000);
+          while (!exportedKeys.has(object.key) && Date.now() < until) await sleep(250);
+          if (!exportedKeys.has(object.key)) return;
+          object.unrelatedTagAt = Date.now();
+          await putTags(object, unrelatedTags(object));
+          break;
+        }
+        case 'delete':
+          await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: object.key }));
+          object.deleted = true;
+          break;
+        case 'none':
+          break;
+      }
+    };
+
+    // The 5 GiB object goes in beside the population, its content hash computed in a worker meanwhile.
+    const bigObject = options.skip5Gib ? undefined : fiveGibObject(options.seed);
+    const knownHashes = new Map<string, string>();
+    const bigRun = bigObject === undefined ? Promise.resolve() : putBig(bigObject, put, knownHashes);
+
+    // Upload everything (in a seeded order), each object's mutation starting after its own upload.
+    const order = [...objects];
+    for (let index = order.length - 1; index > 0; index -= 1) {
+      const other = Math.floor(random() * (index + 1));
+      [order[index], order[other]] = [order[other] as SoakObject, order[index] as SoakObject];
+    }
+    // Poison first: their five receives, with the queue's backoff between them, take the longest.
+    order.sort((a, b) => Number(b.kind === 'poison') - Number(a.kind === 'poison'));
+    const mutations: Promise<void>[] = [];
+    await forEachLimited(order, PUT_CONCURRENCY, async (object) => {
+      await put(object);
+      if (object.mutation === 'none') return;
+      mutations.push(
+        mutate(object).catch((error: unknown) => {
+          mutationErrors.push(`${object.key}: ${object.mutation} failed: ${errorMessage(error)}`);
+        }),
+      );
+    });
+    for (const body of MALFORMED_BODIES) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs.QueueUrl, MessageBody: body }));
+    }
+    await Promise.all(mutations);
+    await bigRun;
+    const uploadedAt = Date.now();
+    process.stdout.write(
+      `soak: uploads and changes done in ${formatDuration(uploadedAt - started)}; draining\n`,
+    );
+
+    // Wait until nothing is left in the queue: every message deleted, or moved to the DLQ.
+    const depth = async (url: string): Promise<number> => {
+      const attributes = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: url,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return (
+        Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
+        Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+      );
+    };
+    const drainUntil = deadline - 60_000;
+    let lastReport = Date.now();
+    for (;;) {
+      const left = await depth(stack.outputs.QueueUrl);
+      if (left === 0) break;
+      if (Date.now() > drainUntil) {
+        process.stdout.write(`soak: deadline reached with ${left} messages still in the queue\n`);
+        break;
+      }
+      if (Date.now() - lastReport > 30_000) {
+        const dead = await depth(stack.outputs.DeadLetterQueueUrl);
+        process.stdout.write(`soak: ${left} messages in the queue, ${dead} in the DLQ\n`);
+        lastReport = Date.now();
+      }
+      await sleep(1000);
+    }
+    const drainedAt = Date.now();
+
+    // Verify with faults off: the verifier's own listing is not under test.
+    await dropbox.setFaults({});
+    stack.sqs.setFaults({});
+    const faultStats: DropboxStats = await dropbox.stats();
+    const verifier = new DropboxClient({
+      credentials: {
+        appKey: EMULATOR_CREDENTIALS.appKey,
+        refreshToken: EMULATOR_CREDENTIALS.refreshToken,
+        pathRoot: 'auto',
+      },
+      endpointUrl: dropbox.url,
+    });
+    const verified = await verifySoak({
+      objects: bigObject === undefined ? objects : [...objects, bigObject],
+      knownHashes,
+      outcomes,
+      s3,
+      bucket,
+      dropbox: verifier,
+      sqs,
+      deadLetterQueueUrl: stack.outputs.DeadLetterQueueUrl,
+    });
+    verdict = { ...verified, problems: [...mutationErrors, ...verified.problems] };
+
+    fiveGib = describeBig(bigObject, verified, outcomes, peakRss);
+
+    printReport({
+      options,
+      objects,
+      populationBytes,
+      verdict,
+      outcomes,
+      failures,
+      faultStats,
+      pollerErrors,
+      durations: {
+        uploads: uploadedAt - started,
+        drain: drainedAt - uploadedAt,
+        total: Date.now() - started,
+      },
+      fiveGib,
+      peakRss,
+    });
+  } finally {
+    clearInterval(sampler);
+    await stack.close();
+    await dropbox.close();
+    if (!options.keep) rmSync(dir, { recursive: true, force: true });
+  }
+  const failed =
+    verdict === undefined ||
+    verdict.lost > 0 ||
+    verdict.duplicates > 0 ||
+    verdict.problems.length > 0 ||
+    fiveGib?.startsWith('FAILED') === true;
+  return failed ? 1 : 0;
+}
+
+/** The 5 GiB object: a service ticket file, so it exports under any setting. */
+function fiveGibObject(seed: number): SoakObject {
+  return {
+    index: 999_999,
+    key: 'tickets/T999999/five-gib.bin',
+    kind: 'ticket',
+    ticketType: 'service',
+    ticketId: 'T999999',
+    metadata: { 'ticket-type': 'service', 'ticket-id': 'T999999' },
+    uploadTags: {},
+    mutation: 'none',
+    versions: [{ size: FIVE_GIB, seed: seed + 5 }],
+    tags: {},
+    deleted: false,
+    unrelatedTagAt: undefined,
+  };
+}
+
+/** Puts the 5 GiB object (streamed from its generator) while a worker computes its content hash. */
+async function putBig(
+  object: SoakObject,
+  put: (object: SoakObject) => Promise<void>,
+  knownHashes: Map<string, string>,
+): Promise<void> {
+  const version = object.versions[0];
+  if (version === undefined) return;
+  const hash = generatedContentHashInWorker(version.size, version.seed);
+  await put(object);
+  knownHashes.set(`${version.size}:${version.seed}`, await hash);
+}
+
+/** The 5 GiB object's line of the report: exported with its hash verified (by the verifier), and memory bounded. */
+function describeBig(
+  object: SoakObject | undefined,
+  verdict: Verdict,
+  outcomes: readonly RecordedOutcome[],
+  peakRss: number,
+): string {
+  if (object === undefined) return 'skipped (--skip-5gib)';
+  const problem = verdict.problems.find((line) => line.includes(object.key));
+  if (problem !== undefined) return `FAILED: ${problem}`;
+  if (peakRss > MAX_RSS_BYTES) return `FAILED: the soak process peaked at ${formatBytes(peakRss)} of RSS`;
+  const exported = outcomes.find(
+    ({ outcome }) => outcome.key === object.key && outcome.decision === 'exported',
+  );
+  return `exported at ${exported?.outcome.dropboxPath ?? '?'} with its content hash verified, streamed from a generator (never allocated)`;
+}
+
+function printReport(report: {
+  readonly options: Options;
+  readonly objects: readonly SoakObject[];
+  readonly populationBytes: number;
+  readonly verdict: Verdict;
+  readonly outcomes: readonly RecordedOutcome[];
+  readonly failures: readonly RecordFailure[];
+  readonly faultStats: DropboxStats;
+  readonly pollerErrors: readonly string[];
+  readonly durations: { readonly uploads: number; readonly drain: number; readonly total: number };
+  readonly fiveGib: string;
+  readonly peakRss: number;
+}): void {
+  const { verdict, objects } = report;
+  const count = (predicate: (object: SoakObject) => boolean): number => objects.filter(predicate).length;
+  const byReason: Record<string, number> = {};
+  const byDecision: Record<string, number> = {};
+  const deliveries = new Map<string, number>();
+  for (const { messageId, outcome } of report.outcomes) {
+    byDecision[outcome.decision] = (byDecision[outcome.decision] ?? 0) + 1;
+    if (outcome.decision === 'skipped')
+      byReason[outcome.reason.code] = (byReason[outcome.reason.code] ?? 0) + 1;
+    const id = `${messageId} ${outcome.key} ${outcome.eventName}`;
+    deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+  }
+  const redelivered = [...deliveries.values()].filter((times) => times > 1).length;
+  const failuresByCode: Record<string, number> = {};
+  for (const failure of report.failures) {
+    const name = `${failure.kind}/${failure.code}`;
+    failuresByCode[name] = (failuresByCode[name] ?? 0) + 1;
+  }
+  const faults = report.faultStats.faultsByKind;
+  const injected = Object.values(faults).reduce((sum, value) => sum + value, 0);
+  const lines = [
+    '',
+    '== ticket-dropbox-sync soak ==',
+    `settings: ${Object.entries(SOAK_SETTINGS)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(', ')} (unique ticket ids)`,
+    `objects: ${objects.length} (${formatBytes(report.populationBytes)} at upload; print ${count((o) => o.ticketType === 'print')}, digital-ad ${count((o) => o.ticketType === 'digital-ad')}, digital-media ${count((o) => o.ticketType === 'digital-media')}, service ${count((o) => o.ticketType === 'service' && o.kind === 'ticket')}, not a ticket ${count((o) => o.kind === 'not-a-ticket')}, unknown type ${count((o) => o.kind === 'unknown-type')}, poison ${count((o) => o.kind === 'poison')})`,
+    `changes during the run: new versions on ${count((o) => o.versions.length > 1)} objects (${objects.reduce((sum, o) => sum + o.versions.length - 1, 0)} versions), late final tags ${count((o) => o.mutation === 'late-final')}, unrelated tags ${verdict.unrelatedTags.applied}, deletes ${verdict.deleted.total}, malformed/test messages ${MALFORMED_BODIES.length}`,
+    `exported: ${verdict.exported} objects at their expected path with their newest version's content hash`,
+    `skipped by reason (objects): ${formatCounts(verdict.skippedByReason)}`,
+    `deleted: ${verdict.deleted.total} (${verdict.deleted.exportedBeforeDelete} exported before their delete and kept: deletes are not propagated)`,
+    `outcomes (events, redeliveries included): ${formatCounts(byDecision)}; skipped by reason: ${formatCounts(byReason)}`,
+    `unrelated tags: ${verdict.unrelatedTags.applied} applied after export, ${verdict.unrelatedTags.uploadsCaused} uploads caused`,
+    `poison: ${verdict.poison.expected} put in, ${verdict.poison.inDeadLetterQueue} distinct messages in the DLQ`,
+    `retries: ${report.failures.length} queue-level (records failed and received again: ${formatCounts(failuresByCode)}); ${injected + report.faultStats.poisonRefusals} Dropbox calls answered with a fault and retried in the call or failing their record`,
+    `faults injected: Dropbox ${injected} of ${report.faultStats.requests} requests (${formatCounts(faults)}; ${report.faultStats.poisonRefusals} poison refusals; latency ${DROPBOX_FAULTS.latencyMs} ms each; lock contention on); SQS redeliveries 5 % and reordering (${redelivered} messages processed more than once)`,
+    `dropbox traffic: ${report.faultStats.requests} requests, ${formatBytes(report.faultStats.bytesIn)} received`,
+    `poller errors: ${report.pollerErrors.length}`,
+    `time: uploads ${formatDuration(report.durations.uploads)}, drain ${formatDuration(report.durations.drain)}, total ${formatDuration(report.durations.total)}; peak RSS of the soak process ${formatBytes(report.peakRss)}`,
+    `5 GiB object (S3 -> SQS -> function -> Dropbox): ${report.fiveGib}`,
+    `lost: ${verdict.lost}`,
+    `duplicates: ${verdict.duplicates}`,
+    ...(verdict.problems.length === 0
+      ? ['checks: all passed']
+      : ['problems:', ...verdict.problems.map((p) => `  ${p}`)]),
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+  for (const object of objects) {
+    // Kept for the reader of a failed run: what each lost object was expected to be.
+    if (verdict.problems.some((problem) => problem.includes(object.key))) {
+      process.stdout.write(
+        `  ${object.key}: ${JSON.stringify({ expectation: expectationOf(object), mutation: object.mutation, versions: object.versions.length })}\n`,
+      );
+    }
+  }
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  process.stderr.write(`soak: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+}
