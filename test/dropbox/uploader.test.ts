@@ -256,7 +256,7 @@ describe('DropboxClient.upload under faults', () => {
       upload: {
         singleUploadMaxBytes: 48 * 1024,
         chunkBytes: 32 * 1024,
-        maxAttempts: 20,
+        maxAttempts: 30,
         backoffBaseMs: 2,
         backoffCapMs: 10,
       },

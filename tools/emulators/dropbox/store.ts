@@ -141,6 +141,7 @@ export class DropboxStore {
   #revCounter = 0;
   readonly #revPrefix = randomBytes(4).toString('hex');
   #persisting: Promise<void> = Promise.resolve();
+  #writeQueued = false;
   insufficientSpace = false;
 
   private constructor(root: string, index: IndexFile) {
@@ -405,28 +406,41 @@ export class DropboxStore {
     return this.#page(cursor, limit);
   }
 
-  /** Writes the index (serialised; each write replaces the file atomically). */
+  /**
+   * Writes the index: one write at a time, each replacing the file atomically and taking the state as it is when
+   * it starts, so that writes asked for meanwhile fold into one.
+   */
   persist(): Promise<void> {
-    const snapshot = (label: NamespaceLabel) => ({
-      entries: [...this.#namespaces[label].entries.values()],
-      deleted: [...this.#namespaces[label].deleted.values()],
-    });
-    const index: IndexFile = {
-      version: 1,
-      seq: this.#seq,
-      account: this.account,
-      namespaces: { home: snapshot('home'), team: snapshot('team') },
-    };
-    const text = `${JSON.stringify(index, null, 2)}\n`;
-    const file = join(this.root, STATE_DIR, 'index.json');
-    this.#persisting = this.#persisting.then(async () => {
-      const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-      await writeFile(temp, text);
-      await rename(temp, file);
-    });
+    if (!this.#writeQueued) {
+      this.#writeQueued = true;
+      const write = async (): Promise<void> => {
+        this.#writeQueued = false;
+        const text = `${JSON.stringify(this.#snapshot(), null, 2)}\n`;
+        const file = join(this.root, STATE_DIR, 'index.json');
+        const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+        await writeFile(temp, text);
+        await rename(temp, file);
+      };
+      // A failed write must not stop the later ones.
+      this.#persisting = this.#persisting.then(write, write);
+    }
     return this.#persisting;
   }
 
+  #snapshot(): IndexFile {
+    const namespace = (label: NamespaceLabel) => ({
+      entries: [...this.#namespaces[label].entries.values()],
+      deleted: [...this.#namespaces[label].deleted.values()],
+    });
+    return {
+      version: 1,
+      seq: this.#seq,
+      account: this.account,
+      namespaces: { home: namespace('home'), team: namespace('team') },
+    };
+  }
+
+  /** Persists in the background: commits do not wait for the index (a failure is reported as a warning). */
   #schedulePersist(): void {
     this.persist().catch((error: unknown) => {
       process.emitWarning(
@@ -511,7 +525,7 @@ export class DropboxStore {
     const key = toLowerPath(pathDisplay);
     ns.entries.set(key, entry);
     ns.deleted.delete(key);
-    await this.persist();
+    this.#schedulePersist();
     return { ok: true, metadata: this.#describe(entry, prefix, false) };
   }
 
