@@ -11,6 +11,11 @@ export interface ChunkReaderOptions {
   readonly expectedBytes: number;
   readonly chunkBytes: number;
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The buffer chunks are read into (a pooled one, at least `min(chunkBytes, expectedBytes)` bytes long).
+   * @default a buffer of its own
+   */
+  readonly buffer?: Buffer | undefined;
 }
 
 function toBytes(piece: unknown): Uint8Array {
@@ -35,7 +40,13 @@ export class ChunkReader {
     if (!(options.chunkBytes > 0)) throw new RangeError('ChunkReader: chunkBytes must be positive');
     this.#iterator = source[Symbol.asyncIterator]();
     this.#options = options;
-    this.#buffer = Buffer.allocUnsafe(Math.max(1, Math.min(options.chunkBytes, options.expectedBytes)));
+    const bytes = Math.max(1, Math.min(options.chunkBytes, options.expectedBytes));
+    if (options.buffer !== undefined && options.buffer.byteLength < bytes) {
+      throw new RangeError(
+        `ChunkReader: the buffer holds ${options.buffer.byteLength} bytes, ${bytes} needed`,
+      );
+    }
+    this.#buffer = options.buffer?.subarray(0, bytes) ?? Buffer.allocUnsafe(bytes);
   }
 
   /** Bytes handed out so far. */

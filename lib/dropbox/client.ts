@@ -9,8 +9,11 @@ import { isAbortError } from '../errors.ts';
 import type { DropboxFile, DropboxTarget, UploadRequest } from '../ports.ts';
 import { withRetry } from '../retry.ts';
 import type { DropboxCredentials } from '../settings.ts';
+import { type BatchEntryResult, FinishBatchCommitter } from './batch-commit.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { buildTokenUrl, createRoutedFetch, normalizeEndpointUrl } from './endpoint.ts';
 import {
+  classifyEntryFailure,
   classifyErrorResponse,
   createNetworkError,
   type DropboxApiError,
@@ -134,6 +137,9 @@ export class DropboxClient implements DropboxTarget {
   readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
   readonly #timeoutMs: number;
   readonly #uploadApi: UploadApi;
+  readonly #buffers: BufferPool;
+  /** The `finish_batch_v2` committer of each commit group this client has seen (one per invocation). */
+  readonly #committers = new WeakMap<object, FinishBatchCommitter>();
 
   constructor(options: DropboxClientOptions) {
     const baseFetch = options.fetch ?? createHttpTransport();
@@ -149,6 +155,7 @@ export class DropboxClient implements DropboxTarget {
     });
     this.#root = new PathRootResolver(options.credentials.pathRoot, (signal) => this.#readRoot(signal));
     this.#tuning = resolveUploadTuning(options.upload);
+    this.#buffers = new BufferPool(this.#tuning.chunkBytes, this.#tuning.chunksInFlight);
     this.#onRetry = options.onRetry;
     this.#timeoutMs = options.requestTimeoutMs ?? 60_000;
     this.#uploadApi = this.#createUploadApi();
@@ -239,9 +246,14 @@ export class DropboxClient implements DropboxTarget {
     return found;
   }
 
+  /** Upload buffers allocated so far (at most `chunksInFlight`, shared by every upload of this client). */
+  get uploadBuffersAllocated(): number {
+    return this.#buffers.allocated;
+  }
+
   /** Streams one file into Dropbox (see lib/dropbox/uploader.ts) and returns it, its content hash verified. */
   upload(request: UploadRequest): Promise<DropboxFile> {
-    return uploadStream(this.#uploadApi, request, this.#tuning);
+    return uploadStream({ api: this.#uploadApi, tuning: this.#tuning, buffers: this.#buffers }, request);
   }
 
   /**
@@ -270,7 +282,7 @@ export class DropboxClient implements DropboxTarget {
   #createUploadApi(): UploadApi {
     const data = (contents: Uint8Array): Buffer =>
       Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength);
-    return {
+    const api: UploadApi = {
       uploadSingle: ({ commit, data: bytes, contentHash, signal }) =>
         this.#call(
           'files/upload',
@@ -278,14 +290,14 @@ export class DropboxClient implements DropboxTarget {
             sdk.filesUpload({ ...commitInfo(commit), contents: data(bytes), content_hash: contentHash }, o),
           { signal, pathRoot: true, bytes: bytes.byteLength },
         ),
-      startSession: async ({ data: bytes, contentHash, signal }) => {
+      startSession: async ({ data: bytes, contentHash, close, concurrent, signal }) => {
         const started = await this.#call(
           'files/upload_session/start',
           (sdk, o) =>
             sdk.filesUploadSessionStart(
               {
-                close: false,
-                session_type: { '.tag': 'sequential' },
+                close,
+                session_type: { '.tag': concurrent ? 'concurrent' : 'sequential' },
                 contents: data(bytes),
                 content_hash: contentHash,
               },
@@ -295,14 +307,14 @@ export class DropboxClient implements DropboxTarget {
         );
         return started.session_id;
       },
-      appendSession: async ({ sessionId, offset, data: bytes, contentHash, signal }) => {
+      appendSession: async ({ sessionId, offset, data: bytes, contentHash, close, signal }) => {
         await this.#call(
           'files/upload_session/append_v2',
           (sdk, o) =>
             sdk.filesUploadSessionAppendV2(
               {
                 cursor: { session_id: sessionId, offset },
-                close: false,
+                close,
                 contents: data(bytes),
                 content_hash: contentHash,
               },
@@ -326,8 +338,54 @@ export class DropboxClient implements DropboxTarget {
             ),
           { signal, pathRoot: true, bytes: bytes.byteLength },
         ),
+      finishBatch: async ({ entries, signal }) => {
+        const endpoint = 'files/upload_session/finish_batch_v2';
+        const result = await this.#call(
+          endpoint,
+          (sdk, o) =>
+            sdk.filesUploadSessionFinishBatchV2(
+              {
+                entries: entries.map((entry) => ({
+                  cursor: { session_id: entry.sessionId, offset: entry.offset },
+                  commit: commitInfo(entry.commit),
+                })),
+              },
+              o,
+            ),
+          { signal, pathRoot: true },
+        );
+        return result.entries.map(
+          (entry): BatchEntryResult =>
+            entry['.tag'] === 'success'
+              ? { ok: true, metadata: entry }
+              : { ok: false, error: classifyEntryFailure(endpoint, entry.failure) },
+        );
+      },
+      commitInBatch: (member, entry, signal) => {
+        let committer = this.#committers.get(member.group);
+        if (committer === undefined) {
+          committer = new FinishBatchCommitter(
+            (entries, batchSignal) => api.finishBatch({ entries, signal: batchSignal }),
+            {
+              maxAttempts: this.#tuning.maxAttempts,
+              baseMs: this.#tuning.backoffBaseMs,
+              capMs: this.#tuning.backoffCapMs,
+              onRetry: (count, attempt, delayMs) =>
+                this.#onRetry?.({
+                  endpoint: `files/upload_session/finish_batch_v2 (${count} entries)`,
+                  attempt,
+                  delayMs,
+                  code: 'dropbox-rate-limited',
+                }),
+            },
+          );
+          this.#committers.set(member.group, committer);
+        }
+        return committer.commit(member, entry, signal);
+      },
       getFileMetadata: (path, signal) => this.getFileMetadata(path, signal),
     };
+    return api;
   }
 
   /**
@@ -390,10 +448,15 @@ export class DropboxClient implements DropboxTarget {
   }
 }
 
+function writeMode(mode: CommitArgs['mode']): files.WriteMode {
+  if (mode['.tag'] === 'update') return { '.tag': 'update', update: mode.update };
+  return mode['.tag'] === 'overwrite' ? { '.tag': 'overwrite' } : { '.tag': 'add' };
+}
+
 function commitInfo(commit: CommitArgs): files.CommitInfo {
   return {
     path: commit.path,
-    mode: commit.mode['.tag'] === 'overwrite' ? { '.tag': 'overwrite' } : { '.tag': 'add' },
+    mode: writeMode(commit.mode),
     autorename: commit.autorename,
     client_modified: commit.client_modified,
     mute: commit.mute,

@@ -52,3 +52,23 @@ export class DropboxContentHasher {
 export function computeContentHash(data: Uint8Array): string {
   return new DropboxContentHasher().update(data).digest();
 }
+
+/**
+ * The SHA-256 digests of the 4 MiB blocks of `data`, which must start on a block boundary of its file: a piece of
+ * a file can be hashed on its own and its digests combined with the other pieces' in file order.
+ */
+export function digestBlocks(data: Uint8Array): Buffer[] {
+  const digests: Buffer[] = [];
+  for (let start = 0; start < data.byteLength; start += CONTENT_HASH_BLOCK_BYTES) {
+    const end = Math.min(data.byteLength, start + CONTENT_HASH_BLOCK_BYTES);
+    digests.push(createHash('sha256').update(data.subarray(start, end)).digest());
+  }
+  return digests;
+}
+
+/** The content hash of content whose 4 MiB blocks have `digests`, in order. */
+export function combineBlockDigests(digests: readonly Uint8Array[]): string {
+  const overall = createHash('sha256');
+  for (const digest of digests) overall.update(digest);
+  return overall.digest('hex');
+}

@@ -24,7 +24,7 @@ export interface DropboxApiErrorOptions {
   readonly detail?: string | undefined;
 }
 
-/** A failed Dropbox call, classified (see docs/dropbox-emulator.md and DESIGN.md "Errors"). */
+/** A failed Dropbox call, classified by DESIGN.md "Errors". */
 export class DropboxApiError extends SyncError {
   readonly status: number;
   readonly endpoint: string;
@@ -244,5 +244,30 @@ export function createNetworkError(endpoint: string, failure: string, cause: unk
     retryable: true,
     detail: `network error (${failure})`,
     cause,
+  });
+}
+
+/**
+ * Dropbox's `error_summary` form of a tagged union (`path/conflict/file/`), for the errors that arrive without a
+ * summary: the failure entries of `files/upload_session/finish_batch_v2`.
+ */
+export function summarizeRouteError(error: unknown): string {
+  const tags: string[] = [];
+  let node: unknown = error;
+  for (let depth = 0; depth < 8 && isRecord(node); depth += 1) {
+    const tag = node['.tag'];
+    if (typeof tag !== 'string') break;
+    tags.push(tag);
+    node = node[tag];
+  }
+  return `${tags.join('/')}/`;
+}
+
+/** A failure entry of a batch route (an `UploadSessionFinishError`), classified as the same error of its single route. */
+export function classifyEntryFailure(endpoint: string, failure: unknown): DropboxApiError {
+  return classifyErrorResponse(endpoint, {
+    status: 409,
+    headers: undefined,
+    body: { error_summary: summarizeRouteError(failure), error: failure },
   });
 }

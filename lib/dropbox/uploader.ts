@@ -1,24 +1,42 @@
 /**
- * The streaming uploader: one `files/upload` for a small file, else a sequential upload session (start, append_v2,
- * finish) fed chunk by chunk from the stream. Each chunk is buffered once, because its `content_hash` travels in the
- * `Dropbox-API-Arg` header before its bytes and because a failed call must be able to send the same bytes again;
- * memory is therefore one chunk whatever the file's size. The hash Dropbox reports for the committed file is
- * checked against the one computed while reading.
- *
- * Designed so ranged parallel reads can come later: the session calls take explicit offsets, and the
- * {@link UploadApi} they go through is the seam for concurrent sessions and `finish_batch_v2`.
+ * The streaming uploader. Three ways into Dropbox, chosen by size and by what the source allows:
+ * - a small file (up to `singleUploadMaxBytes`): one `files/upload`; or, when other records of the invocation are
+ *   still running, its data in a closed upload session and its commit in the group's one `finish_batch_v2`
+ *   (lib/dropbox/batch-commit.ts);
+ * - a large file whose source can open byte ranges: a concurrent upload session, its 4 MiB-aligned pieces read by
+ *   ranged reads and sent `chunksInFlight` at a time, the closing piece last (Dropbox requires `close` on the last
+ *   append, after which the session takes no more data), and a `finish` without data;
+ * - otherwise a sequential upload session (start, append_v2, finish) fed chunk by chunk from the stream, which is
+ *   as fast when only one chunk can be in flight and costs two calls fewer.
+ * Each chunk is buffered once, because its `content_hash` travels in the `Dropbox-API-Arg` header before its bytes
+ * and because a failed call must be able to send the same bytes again; session buffers come from the client's
+ * {@link BufferPool}, so memory is `chunkBytes × chunksInFlight` however many files are in flight. The hash Dropbox
+ * reports for the committed file is checked against the one computed while reading, 4 MiB block by block, in order.
  */
 import type { files } from 'dropbox';
-import type { DropboxFile, UploadRequest } from '../ports.ts';
+import { SyncError } from '../errors.ts';
+import type { ByteRange, CommitGroupMember, DropboxFile, UploadRequest } from '../ports.ts';
+import { withRetry } from '../retry.ts';
+import type { BatchEntry, BatchEntryResult } from './batch-commit.ts';
+import type { BufferPool } from './buffer-pool.ts';
 import { ChunkReader } from './chunk-reader.ts';
-import { computeContentHash, DropboxContentHasher } from './content-hash.ts';
+import {
+  CONTENT_HASH_BLOCK_BYTES,
+  combineBlockDigests,
+  computeContentHash,
+  DropboxContentHasher,
+  digestBlocks,
+} from './content-hash.ts';
 import { DropboxApiError, isDropboxApiError } from './errors.ts';
 import { formatDropboxTimestamp, toDropboxFile } from './metadata.ts';
 
 /** The commit half of `files/upload` and `upload_session/finish` (Dropbox's `CommitInfo`). */
 export interface CommitArgs {
   readonly path: string;
-  readonly mode: { readonly '.tag': 'add' } | { readonly '.tag': 'overwrite' };
+  readonly mode:
+    | { readonly '.tag': 'add' }
+    | { readonly '.tag': 'overwrite' }
+    | { readonly '.tag': 'update'; readonly update: string };
   readonly autorename: boolean;
   readonly client_modified: string;
   readonly mute: boolean;
@@ -32,9 +50,12 @@ export interface UploadApi {
     readonly contentHash: string;
     readonly signal?: AbortSignal | undefined;
   }): Promise<files.FileMetadata>;
+  /** `upload_session/start`; a concurrent session takes no data. */
   startSession(args: {
     readonly data: Uint8Array;
     readonly contentHash: string;
+    readonly close: boolean;
+    readonly concurrent: boolean;
     readonly signal?: AbortSignal | undefined;
   }): Promise<string>;
   appendSession(args: {
@@ -42,6 +63,7 @@ export interface UploadApi {
     readonly offset: number;
     readonly data: Uint8Array;
     readonly contentHash: string;
+    readonly close: boolean;
     readonly signal?: AbortSignal | undefined;
   }): Promise<void>;
   finishSession(args: {
@@ -52,15 +74,28 @@ export interface UploadApi {
     readonly commit: CommitArgs;
     readonly signal?: AbortSignal | undefined;
   }): Promise<files.FileMetadata>;
+  /** One `upload_session/finish_batch_v2`: a result per entry, in order. */
+  finishBatch(args: {
+    readonly entries: readonly BatchEntry[];
+    readonly signal?: AbortSignal | undefined;
+  }): Promise<BatchEntryResult[]>;
+  /** Queues `entry` in the member's group and resolves once the group's `finish_batch_v2` committed it. */
+  commitInBatch(
+    member: CommitGroupMember,
+    entry: BatchEntry,
+    signal?: AbortSignal,
+  ): Promise<files.FileMetadata>;
   getFileMetadata(path: string, signal?: AbortSignal): Promise<DropboxFile | null>;
 }
 
-/** Sizes and limits of the uploader (see docs/dropbox-emulator.md for how the defaults were chosen). */
+/** Sizes and limits of the uploader (README, "The uploader and its chunk size", says how the defaults were chosen). */
 export interface UploadTuning {
-  /** Files up to this size go in one `files/upload`. */
+  /** Files up to this size go in one call (`files/upload`, or a closed session committed in a batch). */
   readonly singleUploadMaxBytes: number;
-  /** Bytes per upload-session call; also the memory one upload holds. */
+  /** Bytes per upload-session call; also the size of one pooled buffer. */
   readonly chunkBytes: number;
+  /** Upload-session chunks in flight at once (and buffers in the pool): 1 keeps every session sequential. */
+  readonly chunksInFlight: number;
   /** Tries per Dropbox call, the first included. */
   readonly maxAttempts: number;
   readonly backoffBaseMs: number;
@@ -71,15 +106,18 @@ export interface UploadTuning {
 const MIB = 1024 * 1024;
 /** Dropbox's limit on the data of one upload call. */
 export const MAX_REQUEST_BYTES = 150 * MIB;
+const EMPTY = new Uint8Array(0);
+const EMPTY_HASH = computeContentHash(EMPTY);
 
 /**
- * Defaults: 16 MiB chunks (a multiple of 4 MiB, as concurrent sessions will need). One upload holds one chunk, so a
- * 512 MiB function keeps room for several uploads in flight; a 100 MB proof costs 7 data-transport calls instead of
- * 25 with 4 MiB chunks, and a retry resends at most 16 MiB. Anything that fits one chunk goes in one call.
+ * Defaults (measured with `npm run bench`, see BENCHMARKS.md): 64 MiB chunks, 4 in flight. A 1 GiB file costs 20
+ * upload calls (16 at 16 MiB would cost 66 against a monthly data-transport limit), four connections fill a link
+ * that caps each one, and the buffers stay at 256 MiB. Anything up to 16 MiB goes in one call.
  */
 export const DEFAULT_UPLOAD_TUNING: UploadTuning = {
   singleUploadMaxBytes: 16 * MIB,
-  chunkBytes: 16 * MIB,
+  chunkBytes: 64 * MIB,
+  chunksInFlight: 4,
   maxAttempts: 6,
   backoffBaseMs: 500,
   backoffCapMs: 20_000,
@@ -96,6 +134,7 @@ export function resolveUploadTuning(overrides: Partial<UploadTuning> | undefined
   };
   positive('singleUploadMaxBytes', MAX_REQUEST_BYTES);
   positive('chunkBytes', MAX_REQUEST_BYTES);
+  positive('chunksInFlight', 64);
   positive('maxAttempts', 100);
   positive('backoffBaseMs');
   positive('backoffCapMs');
@@ -104,6 +143,16 @@ export function resolveUploadTuning(overrides: Partial<UploadTuning> | undefined
 
 /** The `CommitInfo` of an upload request. */
 export function buildCommitArgs(request: UploadRequest): CommitArgs {
+  if (request.replaceRev !== undefined) {
+    return {
+      path: request.path,
+      // Replaces exactly that revision: a file changed since (another writer) is a conflict, never overwritten.
+      mode: { '.tag': 'update', update: request.replaceRev },
+      autorename: false,
+      client_modified: formatDropboxTimestamp(request.clientModified),
+      mute: true,
+    };
+  }
   return {
     path: request.path,
     mode: request.onConflict === 'overwrite' ? { '.tag': 'overwrite' } : { '.tag': 'add' },
@@ -112,6 +161,30 @@ export function buildCommitArgs(request: UploadRequest): CommitArgs {
     // The sync writes many files; Dropbox's desktop notifications for each would be noise.
     mute: true,
   };
+}
+
+/** One piece of a concurrent upload session. */
+export interface SessionPiece {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * How a concurrent session splits `size` bytes: pieces of `pieceBytes` (a multiple of 4 MiB), then the closing
+ * piece, which is the file's last 4 MiB block (whole or partial). The closing piece goes alone after all the others
+ * (nothing may be appended once a session is closed), so keeping it to one block keeps that tail short.
+ */
+export function planSessionPieces(
+  size: number,
+  pieceBytes: number,
+): { pieces: SessionPiece[]; last: SessionPiece } {
+  const tail = size === 0 ? 0 : ((size - 1) % CONTENT_HASH_BLOCK_BYTES) + 1;
+  const aligned = size - tail;
+  const pieces: SessionPiece[] = [];
+  for (let offset = 0; offset < aligned; offset += pieceBytes) {
+    pieces.push({ offset, length: Math.min(pieceBytes, aligned - offset) });
+  }
+  return { pieces, last: { offset: aligned, length: tail } };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -151,6 +224,26 @@ function verifyCommitted(
 }
 
 /**
+ * A write of mode `update` that found another revision at the path: someone else changed the file since it was
+ * read. Transient, so the record is tried again and decides afresh what is at the path.
+ */
+function translateUpdateConflict(request: UploadRequest, error: unknown): unknown {
+  if (request.replaceRev === undefined || !isDropboxApiError(error)) return error;
+  if (!error.summaryTags.includes('conflict')) return error;
+  return new DropboxApiError({
+    endpoint: error.endpoint,
+    status: error.status,
+    kind: 'transient',
+    code: 'dropbox-update-conflict',
+    retryable: false,
+    errorSummary: error.errorSummary,
+    routeError: error.routeError,
+    detail: `revision ${request.replaceRev} of ${request.path} is no longer the current one`,
+    cause: error,
+  });
+}
+
+/**
  * Sends one chunk (a single call, or `upload_session/append_v2`/`finish`), resuming at Dropbox's `correct_offset`
  * when the session holds more or less of it than expected (a previous try that arrived but whose answer was lost).
  */
@@ -176,78 +269,293 @@ async function sendAtOffset<T>(
   }
 }
 
-/** Uploads `request.body` and returns the committed file, its content hash verified. */
-export async function uploadStream(
-  api: UploadApi,
-  request: UploadRequest,
-  tuning: UploadTuning,
-): Promise<DropboxFile> {
+/** What an upload needs besides the request. */
+export interface UploadContext {
+  readonly api: UploadApi;
+  readonly tuning: UploadTuning;
+  readonly buffers: BufferPool;
+}
+
+/** The request's content from its start, as one stream. */
+async function openWhole(request: UploadRequest, signal: AbortSignal | undefined) {
+  if (request.body !== undefined) return request.body;
+  if (request.openRange !== undefined) return request.openRange(undefined, signal);
+  throw new TypeError('upload request needs a body or openRange');
+}
+
+/** Uploads the request's content and returns the committed file, its content hash verified. */
+export async function uploadStream(context: UploadContext, request: UploadRequest): Promise<DropboxFile> {
   const { signal, size } = request;
+  const { tuning } = context;
   if (!Number.isSafeInteger(size) || size < 0)
     throw new RangeError(`upload size must be a byte count, got ${size}`);
+  if (request.body === undefined && request.openRange === undefined)
+    throw new TypeError('upload request needs a body or openRange');
   const commit = buildCommitArgs(request);
-  const single = size <= tuning.singleUploadMaxBytes;
-  const reader = new ChunkReader(request.body, {
+  try {
+    signal?.throwIfAborted();
+    if (size <= tuning.singleUploadMaxBytes) return await uploadSmall(context, request, commit);
+    const pieceBytes = Math.floor(tuning.chunkBytes / CONTENT_HASH_BLOCK_BYTES) * CONTENT_HASH_BLOCK_BYTES;
+    const plan = pieceBytes > 0 ? planSessionPieces(size, pieceBytes) : undefined;
+    const { openRange } = request;
+    const concurrent =
+      openRange !== undefined && tuning.chunksInFlight > 1 && plan !== undefined && plan.pieces.length >= 2;
+    const upload = (): Promise<DropboxFile> =>
+      concurrent && plan !== undefined
+        ? uploadConcurrentSession(context, request, openRange, commit, plan)
+        : uploadSequentialSession(context, request, commit);
+    // A large upload takes a while: the other records' small files commit without waiting for it.
+    return request.batch === undefined ? await upload() : await request.batch.runApart(upload);
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason;
+    throw translateUpdateConflict(request, error);
+  }
+}
+
+/** Reads the whole (small) content into a buffer of its own. */
+async function readWhole(request: UploadRequest): Promise<Uint8Array> {
+  const { signal, size } = request;
+  const reader = new ChunkReader(await openWhole(request, signal), {
     expectedBytes: size,
-    chunkBytes: single ? Math.max(1, size) : tuning.chunkBytes,
+    chunkBytes: Math.max(1, size),
     signal,
   });
   try {
-    signal?.throwIfAborted();
-    if (single) {
-      const data = await reader.next();
-      const contentHash = computeContentHash(data);
-      const metadata = await api.uploadSingle({ commit, data, contentHash, signal });
-      return verifyCommitted('files/upload', metadata, size, contentHash);
-    }
-    return await uploadSession(api, reader, commit, size, tuning, signal);
-  } catch (error) {
-    if (signal?.aborted) throw signal.reason;
-    throw error;
+    return await reader.next();
   } finally {
     await reader.close();
   }
 }
 
-async function uploadSession(
+async function uploadSmall(
+  context: UploadContext,
+  request: UploadRequest,
+  commit: CommitArgs,
+): Promise<DropboxFile> {
+  const { api } = context;
+  const { signal, size, batch } = request;
+  const data = await readWhole(request);
+  const contentHash = computeContentHash(data);
+  if (batch === undefined || batch.othersRunning === 0) {
+    const metadata = await api.uploadSingle({ commit, data, contentHash, signal });
+    return verifyCommitted('files/upload', metadata, size, contentHash);
+  }
+  const sessionId = await api.startSession({ data, contentHash, close: true, concurrent: false, signal });
+  let metadata: files.FileMetadata;
+  try {
+    metadata = await api.commitInBatch(batch, { sessionId, offset: size, commit }, signal);
+  } catch (error) {
+    const committed = await findCommitted(api, error, commit.path, size, contentHash, signal);
+    if (committed === undefined) throw error;
+    return committed;
+  }
+  return verifyCommitted('files/upload_session/finish_batch_v2', metadata, size, contentHash);
+}
+
+async function uploadSequentialSession(
+  context: UploadContext,
+  request: UploadRequest,
+  commit: CommitArgs,
+): Promise<DropboxFile> {
+  const { api, tuning, buffers } = context;
+  const { signal, size } = request;
+  const buffer = await buffers.acquire(signal);
+  let reader: ChunkReader | undefined;
+  try {
+    const chunkBytes = Math.min(tuning.chunkBytes, buffers.bufferBytes);
+    reader = new ChunkReader(await openWhole(request, signal), {
+      expectedBytes: size,
+      chunkBytes,
+      signal,
+      buffer,
+    });
+    return await sendSequentialSession(api, reader, commit, { size, chunkBytes }, tuning, signal);
+  } finally {
+    await reader?.close();
+    buffers.release(buffer);
+  }
+}
+
+async function sendSequentialSession(
   api: UploadApi,
   reader: ChunkReader,
   commit: CommitArgs,
-  size: number,
+  { size, chunkBytes }: { readonly size: number; readonly chunkBytes: number },
   tuning: UploadTuning,
   signal: AbortSignal | undefined,
 ): Promise<DropboxFile> {
   const whole = new DropboxContentHasher();
   const first = await reader.next();
   whole.update(first);
-  const sessionId = await api.startSession({ data: first, contentHash: computeContentHash(first), signal });
+  const sessionId = await api.startSession({
+    data: first,
+    contentHash: computeContentHash(first),
+    close: false,
+    concurrent: false,
+    signal,
+  });
   let offset = first.byteLength;
   const corrections = tuning.maxAttempts;
-  while (offset + tuning.chunkBytes < size) {
+  while (offset + chunkBytes < size) {
     const chunk = await reader.next();
     whole.update(chunk);
     await sendAtOffset(
       offset,
       chunk,
       corrections,
-      (at, data, contentHash) => api.appendSession({ sessionId, offset: at, data, contentHash, signal }),
+      (at, data, contentHash) =>
+        api.appendSession({ sessionId, offset: at, data, contentHash, close: false, signal }),
       async () => undefined,
     );
     offset += chunk.byteLength;
   }
   // The last chunk (or nothing, when the first chunk was the whole file) goes with the commit: one call less.
-  const last = offset < size ? await reader.next() : new Uint8Array(0);
+  const last = offset < size ? await reader.next() : EMPTY;
   whole.update(last);
   const localHash = whole.digest();
   const finish = (at: number, data: Uint8Array, contentHash: string): Promise<files.FileMetadata> =>
     api.finishSession({ sessionId, offset: at, data, contentHash, commit, signal });
   let metadata: files.FileMetadata;
   try {
-    metadata = await sendAtOffset(offset, last, corrections, finish, (at) =>
-      finish(at, new Uint8Array(0), computeContentHash(new Uint8Array(0))),
-    );
+    metadata = await sendAtOffset(offset, last, corrections, finish, (at) => finish(at, EMPTY, EMPTY_HASH));
   } catch (error) {
     const committed = await findCommitted(api, error, commit.path, size, localHash, signal);
+    if (committed === undefined) throw error;
+    return committed;
+  }
+  return verifyCommitted('files/upload_session/finish', metadata, size, localHash);
+}
+
+/** A read that failed on the way (a reset connection, a short body) is worth a second try; a changed object is not. */
+function isRetryableRead(error: unknown): boolean {
+  if (error instanceof SyncError) return error.kind === 'transient' && !isDropboxApiError(error);
+  return error instanceof Error && error.name !== 'AbortError' && error.name !== 'TimeoutError';
+}
+
+/** Reads one piece through a ranged read into `buffer`, trying a failed read again. */
+function readPiece(
+  openRange: NonNullable<UploadRequest['openRange']>,
+  piece: SessionPiece,
+  buffer: Buffer,
+  tuning: UploadTuning,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
+  const range: ByteRange = { start: piece.offset, end: piece.offset + piece.length - 1 };
+  return withRetry(
+    async () => {
+      const reader = new ChunkReader(await openRange(range, signal), {
+        expectedBytes: piece.length,
+        chunkBytes: piece.length,
+        signal,
+        buffer,
+      });
+      try {
+        return await reader.next();
+      } finally {
+        await reader.close();
+      }
+    },
+    {
+      maxAttempts: Math.min(3, tuning.maxAttempts),
+      baseMs: tuning.backoffBaseMs,
+      capMs: tuning.backoffCapMs,
+      signal,
+      classify: (error) => ({ retry: !signal.aborted && isRetryableRead(error) }),
+    },
+  );
+}
+
+/**
+ * An append that Dropbox refuses because its data is already there: an earlier try arrived but its answer was lost.
+ * Only this upload writes to its session, and always the same bytes at the same offsets, so an overlap (or, for the
+ * closing piece, a session already closed) can only be that earlier try.
+ */
+function isAlreadyAppended(error: unknown, closing: boolean): boolean {
+  if (!isDropboxApiError(error)) return false;
+  const tags = error.summaryTags;
+  return tags.includes('incorrect_offset') || (closing && tags.includes('closed'));
+}
+
+async function uploadConcurrentSession(
+  context: UploadContext,
+  request: UploadRequest,
+  openRange: NonNullable<UploadRequest['openRange']>,
+  commit: CommitArgs,
+  plan: { pieces: readonly SessionPiece[]; last: SessionPiece },
+): Promise<DropboxFile> {
+  const { api, tuning, buffers } = context;
+  const { size } = request;
+  const sessionId = await api.startSession({
+    data: EMPTY,
+    contentHash: EMPTY_HASH,
+    close: false,
+    concurrent: true,
+    signal: request.signal,
+  });
+  const digests: Uint8Array[] = new Array(Math.ceil(size / CONTENT_HASH_BLOCK_BYTES));
+  const controller = new AbortController();
+  const signal =
+    request.signal === undefined ? controller.signal : AbortSignal.any([request.signal, controller.signal]);
+
+  const sendPiece = async (piece: SessionPiece, close: boolean): Promise<void> => {
+    const buffer = await buffers.acquire(signal);
+    try {
+      const data = await readPiece(openRange, piece, buffer, tuning, signal);
+      const blocks = digestBlocks(data);
+      try {
+        await api.appendSession({
+          sessionId,
+          offset: piece.offset,
+          data,
+          contentHash: combineBlockDigests(blocks),
+          close,
+          signal,
+        });
+      } catch (error) {
+        if (!isAlreadyAppended(error, close)) throw error;
+      }
+      const first = piece.offset / CONTENT_HASH_BLOCK_BYTES;
+      blocks.forEach((digest, index) => {
+        digests[first + index] = digest;
+      });
+    } finally {
+      buffers.release(buffer);
+    }
+  };
+
+  const progress: { next: number; failure?: { readonly error: unknown } } = { next: 0 };
+  const worker = async (): Promise<void> => {
+    while (progress.failure === undefined && progress.next < plan.pieces.length) {
+      const piece = plan.pieces[progress.next] as SessionPiece;
+      progress.next += 1;
+      try {
+        await sendPiece(piece, false);
+      } catch (error) {
+        // The first failure stops the others; theirs are only the consequence of this abort.
+        if (progress.failure === undefined) {
+          progress.failure = { error };
+          controller.abort(error);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(tuning.chunksInFlight, plan.pieces.length) }, worker));
+  if (progress.failure !== undefined) throw progress.failure.error;
+  await sendPiece(plan.last, true);
+
+  const localHash = combineBlockDigests(digests);
+  let metadata: files.FileMetadata;
+  try {
+    metadata = await api.finishSession({
+      sessionId,
+      offset: size,
+      data: EMPTY,
+      contentHash: EMPTY_HASH,
+      commit,
+      signal: request.signal,
+    });
+  } catch (error) {
+    const committed = await findCommitted(api, error, commit.path, size, localHash, request.signal);
     if (committed === undefined) throw error;
     return committed;
   }

@@ -2,7 +2,7 @@
  * A Dropbox API emulator: one HTTP server that answers the routes the product calls, by the real API's rules and
  * in its shapes, over files kept on disk, with fault injection and a request log. Runnable alone
  * (`npm run emulator:dropbox -- --port P --root DIR`) and embeddable in tests ({@link startDropboxEmulator}).
- * See docs/dropbox-emulator.md.
+ * See the README section "Dropbox API emulator".
  */
 import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -485,27 +485,72 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
           const { path, request } = entry.record('commit').commit();
           return { ...entry.cursor(), target: resolveOrFail(context, path, false), request };
         });
-        const results: Record<string, unknown>[] = [];
-        for (const { sessionId, offset, target, request } of parsed) {
-          const session = lookup(sessionId);
-          let failure: Record<string, unknown> | undefined;
-          if (!('id' in session)) failure = { '.tag': 'lookup_failed', lookup_failed: session };
-          else if (!session.closed)
-            failure = { '.tag': 'lookup_failed', lookup_failed: { '.tag': 'not_closed' } };
-          else if (session.type === 'concurrent' && !sessions.complete(session)) {
-            failure = { '.tag': 'concurrent_session_missing_data' };
-          } else if (offset !== session.size) {
-            failure = {
-              '.tag': 'lookup_failed',
-              lookup_failed: { '.tag': 'incorrect_offset', correct_offset: session.size },
-            };
+        const results: Record<string, unknown>[] = new Array(parsed.length);
+        const fail = (position: number, failure: Record<string, unknown>): void => {
+          results[position] = { '.tag': 'failure', failure };
+        };
+        interface Ready {
+          readonly position: number;
+          readonly session: UploadSession;
+          readonly target: Resolved;
+          readonly request: CommitRequest;
+          readonly source: CommitSource;
+        }
+        const ready: Ready[] = [];
+        try {
+          for (const [position, { sessionId, offset, target, request }] of parsed.entries()) {
+            const session = lookup(sessionId);
+            if (!('id' in session)) fail(position, { '.tag': 'lookup_failed', lookup_failed: session });
+            else if (!session.closed)
+              fail(position, { '.tag': 'lookup_failed', lookup_failed: { '.tag': 'not_closed' } });
+            else if (session.type === 'concurrent' && !sessions.complete(session)) {
+              fail(position, { '.tag': 'concurrent_session_missing_data' });
+            } else if (offset !== session.size) {
+              fail(position, {
+                '.tag': 'lookup_failed',
+                lookup_failed: { '.tag': 'incorrect_offset', correct_offset: session.size },
+              });
+            } else if (target === 'malformed_path') {
+              fail(position, { '.tag': 'path', path: { '.tag': 'malformed_path' } });
+            } else {
+              const file = store.tempFile();
+              const contentHash = await sessions.assemble(session, file);
+              ready.push({
+                position,
+                session,
+                target,
+                request,
+                source: { file, size: session.size, contentHash },
+              });
+            }
           }
-          if (failure === undefined && 'id' in session) {
-            const result = await finishSession(context, session, target, request);
-            if ('failure' in result) failure = result.failure;
-            else results.push({ '.tag': 'success', ...result.metadata });
+          // The batch takes each namespace's write lock once for all its entries, which is why Dropbox advises it
+          // against lock contention: under contention the whole batch is refused, entry by entry.
+          for (const namespace of new Set(ready.map((item) => item.target.namespace))) {
+            const group = ready.filter((item) => item.target.namespace === namespace);
+            const outcomes = await locks.run(namespace, contention(), holdMs(), async () => {
+              const committed: CommitOutcome[] = [];
+              for (const item of group)
+                committed.push(await store.commit(item.target, item.source, item.request));
+              return committed;
+            });
+            if (outcomes === 'contended') {
+              context.log.fault = 'write-lock';
+              for (const item of group) fail(item.position, { '.tag': 'too_many_write_operations' });
+              continue;
+            }
+            for (const [index, outcome] of outcomes.entries()) {
+              const item = group[index] as Ready;
+              if (!outcome.ok) {
+                fail(item.position, { '.tag': 'path', path: outcome.writeError });
+                continue;
+              }
+              await sessions.finish(item.session);
+              results[item.position] = { '.tag': 'success', ...outcome.metadata };
+            }
           }
-          if (failure !== undefined) results.push({ '.tag': 'failure', failure });
+        } finally {
+          for (const item of ready) await rm(item.source.file, { force: true });
         }
         return { entries: results };
       },
