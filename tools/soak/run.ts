@@ -472,7 +472,7 @@ function printReport(report: {
       .join(', ')} (unique ticket ids)`,
     `objects: ${objects.length} (${formatBytes(report.populationBytes)} at upload; print ${count((o) => o.ticketType === 'print')}, digital-ad ${count((o) => o.ticketType === 'digital-ad')}, digital-media ${count((o) => o.ticketType === 'digital-media')}, service ${count((o) => o.ticketType === 'service' && o.kind === 'ticket')}, not a ticket ${count((o) => o.kind === 'not-a-ticket')}, unknown type ${count((o) => o.kind === 'unknown-type')}, poison ${count((o) => o.kind === 'poison')})`,
     `changes during the run: new versions on ${count((o) => o.versions.length > 1)} objects (${objects.reduce((sum, o) => sum + o.versions.length - 1, 0)} versions), late final tags ${count((o) => o.mutation === 'late-final')}, unrelated tags ${verdict.unrelatedTags.applied}, deletes ${verdict.deleted.total}, malformed/test messages ${MALFORMED_BODIES.length}`,
-    `exported: ${verdict.exported} objects at their expected path with their newest version's content hash`,
+    `exported: ${verdict.exported} objects at their expected path with their newest version's content hash${verdict.objects > objects.length ? ' (the 5 GiB object included)' : ''}`,
     `skipped by reason (objects): ${formatCounts(verdict.skippedByReason)}`,
     `deleted: ${verdict.deleted.total} (${verdict.deleted.exportedBeforeDelete} exported before their delete and kept: deletes are not propagated)`,
     `outcomes (events, redeliveries included): ${formatCounts(byDecision)}; skipped by reason: ${formatCounts(byReason)}`,
