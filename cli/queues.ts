@@ -5,7 +5,6 @@
  */
 import {
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
   ListMessageMoveTasksCommand,
   type ListMessageMoveTasksResultEntry,
   type Message,
@@ -15,41 +14,8 @@ import {
   type SQSClient,
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
+import { readQueueDepth } from '../lib/aws/queue-depth.ts';
 import { sleep } from '../lib/retry.ts';
-
-/** The depth of one queue. */
-export interface QueueDepth {
-  /** Messages ready to be received. */
-  readonly visible: number;
-  /** Messages received and not yet deleted (being processed, or waiting out a retry delay). */
-  readonly inFlight: number;
-  readonly delayed: number;
-}
-
-function count(value: string | undefined): number {
-  const parsed = Number(value ?? '0');
-  return Number.isFinite(parsed) ? parsed : 0;
-}
-
-/** Reads a queue's approximate depth. */
-export async function readQueueDepth(sqs: SQSClient, queueUrl: string): Promise<QueueDepth> {
-  const result = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: [
-        'ApproximateNumberOfMessages',
-        'ApproximateNumberOfMessagesNotVisible',
-        'ApproximateNumberOfMessagesDelayed',
-      ],
-    }),
-  );
-  const attributes = result.Attributes ?? {};
-  return {
-    visible: count(attributes.ApproximateNumberOfMessages),
-    inFlight: count(attributes.ApproximateNumberOfMessagesNotVisible),
-    delayed: count(attributes.ApproximateNumberOfMessagesDelayed),
-  };
-}
 
 /** The names under which SQS-compatible servers refuse an operation they do not implement. */
 const UNSUPPORTED_NAMES = new Set([

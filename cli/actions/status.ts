@@ -2,6 +2,8 @@
  * `status`: the queue and DLQ depth, the age of the oldest message, whether the flow runs, a settings summary,
  * and whether the Dropbox credentials exist and work.
  */
+
+import { type QueueDepth, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { loadRawSettings, normaliseSettingsPath } from '../../lib/aws/settings-store.ts';
 import {
   InvalidSettingsError,
@@ -17,7 +19,6 @@ import { EXIT_OK } from '../errors.ts';
 import { type FlowStatus, readFlowState } from '../flow.ts';
 import { formatDuration } from '../format.ts';
 import { printJson, printLines } from '../io.ts';
-import { type QueueDepth, readQueueDepth } from '../queues.ts';
 
 /** A queue's line of the status. */
 export interface QueueStatus extends QueueDepth {

@@ -15,7 +15,6 @@ import {
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
   ReceiveMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
@@ -23,6 +22,7 @@ import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aw
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
 import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { type DropboxClient, getDropboxClient } from '../../lib/dropbox/client.ts';
 import type { RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
@@ -196,19 +196,10 @@ export async function startHarness(
       }
     },
     async depth() {
-      const read = async (url: string): Promise<number> => {
-        const attributes = await sqs.send(
-          new GetQueueAttributesCommand({
-            QueueUrl: url,
-            AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-          }),
-        );
-        return (
-          Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
-          Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-        );
+      return {
+        queue: countQueued(await readQueueDepth(sqs, outputs.QueueUrl)),
+        dlq: countQueued(await readQueueDepth(sqs, outputs.DeadLetterQueueUrl)),
       };
-      return { queue: await read(outputs.QueueUrl), dlq: await read(outputs.DeadLetterQueueUrl) };
     },
     async close() {
       await stack.close();

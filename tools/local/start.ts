@@ -6,8 +6,8 @@
 import { Transform } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { loadRawSettings } from '../../lib/aws/settings-store.ts';
 import { getDropboxClient } from '../../lib/dropbox/client.ts';
 import { DropboxContentHasher } from '../../lib/dropbox/content-hash.ts';
@@ -145,18 +145,7 @@ for (const file of files) {
 }
 
 const sqs = createSqsClient({ env: stack.env });
-async function queueDepth(url: string): Promise<number> {
-  const attributes = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: url,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
-}
+const queueDepth = async (url: string): Promise<number> => countQueued(await readQueueDepth(sqs, url));
 
 const expectedEvents = files.length + files.filter((file) => file.tagLater).length;
 const deadline = Date.now() + Number(args['timeout-seconds']) * 1000;
