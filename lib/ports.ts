@@ -80,9 +80,48 @@ export interface UploadRequest {
    * with a conflict if the file changed meanwhile, so another file is still never replaced.
    */
   readonly replaceRev?: string | undefined;
-  /** The content as one sequential stream. */
-  readonly body: Readable;
+  /** The content as one sequential stream. Either this or {@link UploadRequest.openRange} is required. */
+  readonly body?: Readable | undefined;
+  /**
+   * Opens the content, or one byte range of it (`undefined`: the whole content), as a new stream each time it is
+   * called: lets the uploader read a large file in parallel ranges and read a range again after a failed call.
+   * Every range must read the same version of the content (S3: `GetObject` pinned with `IfMatch`).
+   */
+  readonly openRange?:
+    | ((range: ByteRange | undefined, signal?: AbortSignal) => Promise<Readable>)
+    | undefined;
+  /**
+   * The record's place in its invocation's commit group: a small file then commits together with the other
+   * records' small files in one call (Dropbox's `finish_batch_v2`) instead of one commit each.
+   */
+  readonly batch?: CommitGroupMember | undefined;
   readonly signal?: AbortSignal | undefined;
+}
+
+/** Commits the work its members queued, all at once, and settles each member's wait. */
+export interface GroupCommitter {
+  /** Commits everything queued so far; settles every queued item, and never rejects. */
+  flush(): Promise<void>;
+}
+
+/**
+ * One record of an invocation, as a member of the invocation's commit group (lib/commit-group.ts): the group
+ * commits once every member still running has queued a commit or finished.
+ */
+export interface CommitGroupMember {
+  /** Identifies the group (the same object for every member of one invocation). */
+  readonly group: object;
+  /** The member's place in the invocation's batch: commits are sent in this order. */
+  readonly index: number;
+  /** Members other than this one that have not finished yet. */
+  readonly othersRunning: number;
+  /**
+   * The member queued work on `committer` and waits for it: resolves or rejects as `settled` does, which the
+   * committer settles when the group flushes it.
+   */
+  wait<T>(committer: GroupCommitter, settled: Promise<T>): Promise<T>;
+  /** Runs `work` (a large file's upload) without holding up the group's commit meanwhile. */
+  runApart<T>(work: () => Promise<T>): Promise<T>;
 }
 
 /** Write access to the customer's Dropbox, as the sync function needs it. */

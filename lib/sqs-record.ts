@@ -2,6 +2,7 @@
  * One SQS record of the sync queue: its body is an S3 notification. Turns every S3 event in it into an outcome
  * (exported or skipped with a reason) or a failure that the queue retries after a delay of its own.
  */
+import type { CommitGroup } from './commit-group.ts';
 import { errorMessage, isAbortError, isSyncError } from './errors.ts';
 import type { SyncLog, SyncMetrics } from './observability.ts';
 import { backoffDelayMs, nextDelayMs } from './retry.ts';
@@ -33,6 +34,11 @@ export interface RecordDeps extends SyncDeps {
   /** Told of every failed record, for the local stack's live view and tests. */
   readonly onFailure?: ((failure: RecordFailure) => void) | undefined;
   readonly random?: () => number;
+  /**
+   * The invocation's commit group (one member per record): the record's small files commit together with the
+   * others' in one batch. Without it, each file commits on its own.
+   */
+  readonly commitGroup?: CommitGroup | undefined;
 }
 
 /** Backoff of a transient failure between queue receives: 10 s doubling, up to 15 minutes. */
@@ -128,6 +134,20 @@ export async function processQueueRecord(
   record: QueueRecord,
   deps: RecordDeps,
   signal?: AbortSignal,
+): Promise<SyncOutcome[]> {
+  const member = deps.commitGroup?.member(record.messageId);
+  try {
+    return await processMessage(record, member === undefined ? deps : { ...deps, batch: member }, signal);
+  } finally {
+    // The group commits once every record still running has queued a commit or finished: this one has finished.
+    member?.leave();
+  }
+}
+
+async function processMessage(
+  record: QueueRecord,
+  deps: RecordDeps,
+  signal: AbortSignal | undefined,
 ): Promise<SyncOutcome[]> {
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
   let parsed: ReturnType<typeof parseS3Message>;

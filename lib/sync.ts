@@ -3,7 +3,14 @@
  * function, the local stack and the CLI's tests run this same code with different adapters.
  */
 import { SyncError } from './errors.ts';
-import type { DropboxFile, DropboxTarget, ObjectHead, ObjectStore } from './ports.ts';
+import type {
+  ByteRange,
+  CommitGroupMember,
+  DropboxFile,
+  DropboxTarget,
+  ObjectHead,
+  ObjectStore,
+} from './ports.ts';
 import { evaluateExport, type Reason } from './rules.ts';
 import type { S3ObjectEvent } from './s3-event.ts';
 import type { DropboxCredentials, Settings } from './settings.ts';
@@ -15,6 +22,8 @@ export interface SyncDeps {
   readonly loadSettings: () => Promise<Settings>;
   /** The Dropbox target for these credentials (reused across calls by the caller). */
   readonly dropboxFor: (credentials: DropboxCredentials) => DropboxTarget;
+  /** The record's member of its invocation's commit group: small files then commit in one batch. */
+  readonly batch?: CommitGroupMember | undefined;
 }
 
 /** How one S3 event ended, when it did not fail. */
@@ -142,14 +151,22 @@ export async function syncObjectEvent(
         ? await earlierExportRev(deps, event, existing)
         : undefined;
 
-    const body = await deps.objects.openObject(event.bucket, event.key, { eTag: head.eTag, signal });
+    const pinned = head.eTag;
+    // Every read is pinned to the version decided on: a large file is read in parallel ranges, each its own GetObject.
+    const openRange = (range: ByteRange | undefined, rangeSignal?: AbortSignal) =>
+      deps.objects.openObject(event.bucket, event.key, {
+        eTag: pinned,
+        range,
+        signal: rangeSignal ?? signal,
+      });
     const committed = await dropbox.upload({
       path: decision.dropboxPath,
       size: head.size,
       clientModified: head.lastModified,
       onConflict: settings.rules.onConflict,
       replaceRev,
-      body,
+      openRange,
+      batch: deps.batch,
       signal,
     });
 

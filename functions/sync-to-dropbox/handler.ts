@@ -13,7 +13,8 @@ import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/
 import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { createSettingsLoader } from '../../lib/aws/settings-store.ts';
 import { createSqsRetryScheduler } from '../../lib/aws/sqs-retry-scheduler.ts';
-import { getDropboxClient, type UploadTuning } from '../../lib/dropbox/client.ts';
+import { CommitGroup } from '../../lib/commit-group.ts';
+import { DEFAULT_UPLOAD_TUNING, getDropboxClient, type UploadTuning } from '../../lib/dropbox/client.ts';
 import { createLogger, createMetrics, createSyncMetrics } from '../../lib/powertools.ts';
 import { processQueueRecord, type RecordDeps, type RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
@@ -24,6 +25,8 @@ export interface HandlerDeps extends Omit<RecordDeps, 'log' | 'metrics'> {
   readonly metrics: Metrics;
   /** Time kept back before the Lambda timeout to report unfinished records as failed. @default 10000 */
   readonly deadlineMarginMs?: number;
+  /** The small files of one batch commit together (one `finish_batch_v2`) rather than one by one. @default true */
+  readonly batchCommits?: boolean;
 }
 
 /** Options of {@link runtimeDeps}. */
@@ -65,7 +68,8 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
         credentials,
         endpointUrl: env.DROPBOX_ENDPOINT_URL,
         upload: {
-          chunkBytes: numberFrom(env.UPLOAD_CHUNK_MIB, 16) * mib,
+          chunkBytes: numberFrom(env.UPLOAD_CHUNK_MIB, DEFAULT_UPLOAD_TUNING.chunkBytes / mib) * mib,
+          chunksInFlight: numberFrom(env.UPLOAD_CHUNKS_IN_FLIGHT, DEFAULT_UPLOAD_TUNING.chunksInFlight),
           ...options.uploadTuning,
         },
         onRetry: (info) => logger.warn('dropbox retry', { ...info }),
@@ -74,6 +78,7 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
     onOutcome: options.onOutcome,
     onFailure: options.onFailure,
     deadlineMarginMs: numberFrom(env.DEADLINE_MARGIN_MS, 10_000),
+    batchCommits: env.UPLOAD_BATCH_COMMITS?.trim().toLowerCase() !== 'off',
   };
 }
 
@@ -90,9 +95,14 @@ export function createHandler(deps: HandlerDeps) {
       const deadline = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1000, remaining - margin))]);
       deps.metrics.addMetric('RecordsReceived', MetricUnit.Count, event.Records.length);
       const processor = new BatchProcessor(EventType.SQS);
+      // Records run in parallel; those with a small file commit it together, once all of them got that far.
+      const batchDeps: RecordDeps =
+        deps.batchCommits === false
+          ? recordDeps
+          : { ...recordDeps, commitGroup: new CommitGroup(event.Records.map((record) => record.messageId)) };
       return processPartialResponse(
         event,
-        (record: SQSRecord) => processQueueRecord(record, recordDeps, deadline),
+        (record: SQSRecord) => processQueueRecord(record, batchDeps, deadline),
         processor,
         {
           context,

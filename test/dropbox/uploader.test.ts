@@ -87,7 +87,7 @@ describe('DropboxClient.upload sizes', () => {
   it('sends 150 MiB + 1 in 16 MiB chunks, none above the 150 MiB request limit', async () => {
     // Prepare
     const data = bytes(150 * MIB + 1);
-    const client = clientFor(fixture.emulator, { upload: {} });
+    const client = clientFor(fixture.emulator, { upload: { chunkBytes: 16 * MIB } });
 
     // Act
     await client.upload(request('/Big.bin', data));
@@ -191,6 +191,66 @@ describe('DropboxClient.upload conflicts', () => {
     // Assess
     expect(replaced).toMatchObject({ id: original.id, pathDisplay: '/Proof.pdf', size: 12 });
     expect(await readExported(fixture.root, 'home', '/Proof.pdf')).toEqual(data);
+  });
+
+  it.each([
+    ['one call', 10, {}],
+    ['an upload session', 3 * MIB, { singleUploadMaxBytes: MIB, chunkBytes: MIB }],
+  ])(
+    'replaces exactly the given revision in update mode, even under rename (%s)',
+    async (_label, size, upload) => {
+      // Prepare
+      const client = clientFor(fixture.emulator, { upload });
+      const earlier = await client.upload(request('/Proof.pdf', bytes(7)));
+      const data = bytes(size);
+
+      // Act
+      const replaced = await client.upload(request('/Proof.pdf', data, { replaceRev: earlier.rev }));
+
+      // Assess
+      expect(replaced).toMatchObject({ id: earlier.id, pathDisplay: '/Proof.pdf', size });
+      expect(replaced.rev).not.toBe(earlier.rev);
+      expect(referenceContentHash(await readExported(fixture.root, 'home', '/Proof.pdf'))).toBe(
+        referenceContentHash(data),
+      );
+      expect((await client.listFolder('/')).map((file) => file.pathDisplay)).toEqual(['/Proof.pdf']);
+    },
+  );
+
+  it.each([
+    ['one call', 10, {}],
+    ['an upload session', 3 * MIB, { singleUploadMaxBytes: MIB, chunkBytes: MIB }],
+  ])(
+    'fails as a transient update conflict, writing nothing, when the revision is no longer current (%s)',
+    async (_label, size, upload) => {
+      // Prepare
+      const client = clientFor(fixture.emulator, { upload });
+      const read = await client.upload(request('/Proof.pdf', bytes(7)));
+      const meanwhile = await client.upload(request('/Proof.pdf', bytes(8), { onConflict: 'overwrite' }));
+
+      // Act
+      const error = await rejection(
+        client.upload(request('/Proof.pdf', bytes(size), { replaceRev: read.rev })),
+      );
+
+      // Assess
+      expect(error).toMatchObject({ kind: 'transient', code: 'dropbox-update-conflict' });
+      expect(String((error as Error).message)).toMatch(/path\/conflict\/file/);
+      expect(await client.getFileMetadata('/Proof.pdf')).toMatchObject({ rev: meanwhile.rev, size: 8 });
+      expect((await client.listFolder('/')).map((file) => file.pathDisplay)).toEqual(['/Proof.pdf']);
+    },
+  );
+
+  it('writes the file when nothing is at the path any more in update mode', async () => {
+    // Prepare
+    const client = clientFor(fixture.emulator);
+    const gone = await client.upload(request('/Elsewhere/Proof.pdf', bytes(7)));
+
+    // Act
+    const written = await client.upload(request('/Proof.pdf', bytes(9), { replaceRev: gone.rev }));
+
+    // Assess
+    expect(written).toMatchObject({ pathDisplay: '/Proof.pdf', size: 9 });
   });
 });
 
