@@ -154,13 +154,13 @@ async function main(): Promise<number> {
   // The function's JSON log lines would bury the report; every outcome reaches the soak through onOutcome, which the
   // function calls right after logging it with the same reason.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  const dir = mkdtempSync(join(tmpdir(), 'tds-soak-'));
   const random = createRandom(options.seed + 1);
   const objects = buildPopulation({ count: options.objects, seed: options.seed });
   const populationBytes = objects.reduce((sum, object) => sum + (object.versions[0]?.size ?? 0), 0);
   if (populationBytes > MAX_POPULATION_BYTES)
     throw new RangeError(`population of ${formatBytes(populationBytes)}`);
 
+  const dir = mkdtempSync(join(tmpdir(), 'tds-soak-'));
   const outcomes: RecordedOutcome[] = [];
   const failures: RecordFailure[] = [];
   const pollerErrors: string[] = [];
@@ -170,11 +170,18 @@ async function main(): Promise<number> {
   const sampler = setInterval(() => {
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 200);
+  sampler.unref();
+  const discard = (): void => {
+    if (!options.keep) rmSync(dir, { recursive: true, force: true });
+  };
 
   const dropbox = await startDropboxProcess({
     root: join(dir, 'dropbox'),
     faults: DROPBOX_FAULTS,
     poisonMarker: POISON_MARKER,
+  }).catch((error: unknown) => {
+    discard();
+    throw error;
   });
   const stack = await startLocalStack({
     dir,
@@ -188,6 +195,10 @@ async function main(): Promise<number> {
     },
     onFailure: (failure) => failures.push(failure),
     onError: (error) => pollerErrors.push(errorMessage(error)),
+  }).catch(async (error: unknown) => {
+    await dropbox.close();
+    discard();
+    throw error;
   });
   const s3 = createS3Client({ env: stack.env });
   const sqs = createSqsClient({ env: stack.env });
@@ -372,7 +383,7 @@ async function main(): Promise<number> {
     clearInterval(sampler);
     await stack.close();
     await dropbox.close();
-    if (!options.keep) rmSync(dir, { recursive: true, force: true });
+    discard();
   }
   const failed =
     verdict === undefined ||
