@@ -4,7 +4,7 @@
  * their metadata (id, rev, content hash, timestamps, the first spelling of every path) is kept in
  * `<root>/.dropbox-emulator/index.json`. A file deleted from disk by hand reads as deleted.
  */
-import { randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createBadRequest, HttpReply } from './http.ts';
@@ -133,6 +133,25 @@ function toKey(components: readonly string[]): string {
 }
 
 /** The account, its namespaces and files. */
+/** Longest file name most disks take, in bytes of UTF-8. */
+const MAX_DISK_NAME_BYTES = 255;
+
+/**
+ * The on-disk name of a path component. Dropbox allows 255 UTF-16 units per component, which can be up to 765 bytes
+ * of UTF-8, while Linux file systems stop at 255 bytes: a longer name is stored shortened, with a digest of the full
+ * name, and the index keeps its Dropbox spelling.
+ */
+function toDiskName(name: string): string {
+  if (Buffer.byteLength(name, 'utf8') <= MAX_DISK_NAME_BYTES) return name;
+  const digest = createHash('sha256').update(name).digest('hex').slice(0, 16);
+  let prefix = '';
+  for (const char of name) {
+    if (Buffer.byteLength(`${prefix}${char}~${digest}`, 'utf8') > MAX_DISK_NAME_BYTES) break;
+    prefix += char;
+  }
+  return `${prefix}~${digest}`;
+}
+
 export class DropboxStore {
   readonly root: string;
   readonly account: AccountState;
@@ -456,7 +475,14 @@ export class DropboxStore {
   }
 
   #diskPath(label: NamespaceLabel, pathDisplay: string): string {
-    return join(this.root, label, ...pathDisplay.split('/').filter((part) => part !== ''));
+    return join(
+      this.root,
+      label,
+      ...pathDisplay
+        .split('/')
+        .filter((part) => part !== '')
+        .map(toDiskName),
+    );
   }
 
   /** The entry at `key`, noticing a file that was deleted from disk. */
