@@ -4,6 +4,7 @@
  * the soak's settings. The expected paths and decisions are written here from DESIGN.md's tables, independently of
  * lib/rules.ts, so the verifier does not grade the product with its own answers.
  */
+import { createRandom } from '../seeded-random.ts';
 
 /** The settings the soak runs with (written to SSM before the stack starts). */
 export const SOAK_SETTINGS: Readonly<Record<string, string>> = {
@@ -59,18 +60,6 @@ export interface SoakObject {
 export type Expectation =
   | { readonly export: true; readonly path: string }
   | { readonly export: false; readonly reason: string };
-
-/** mulberry32: small, seedable, reproducible. */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PUBLICATIONS = ['Daily Herald', 'Weekend', 'Côte Magazine'];
 const ISSUES = ['2026-11', '2026-12', 'Winter Special'];

@@ -23,11 +23,11 @@ import type { RecordFailure } from '../../lib/sqs-record.ts';
 import type { FaultOptions } from '../emulators/dropbox/server.ts';
 import { EMULATOR_CREDENTIALS } from '../emulators/dropbox/server.ts';
 import { startLocalStack } from '../local/stack.ts';
+import { createRandom } from '../seeded-random.ts';
 import { generatedBody, generatedBytes, generatedContentHashInWorker } from './content.ts';
 import { type DropboxStats, startDropboxProcess } from './dropbox-process.ts';
 import {
   buildPopulation,
-  createRandom,
   encodeMetadata,
   expectationOf,
   lateFinalTags,

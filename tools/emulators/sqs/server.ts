@@ -16,6 +16,7 @@
  * name, since AWS offers that only as a CloudWatch metric; `All` returns exactly AWS's attributes.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createRandom } from '../../seeded-random.ts';
 import {
   AwsJsonError,
   BodyTooLargeError,
@@ -157,18 +158,6 @@ const MESSAGE_SYSTEM_ATTRIBUTES = [
   'ApproximateReceiveCount',
   'ApproximateFirstReceiveTimestamp',
 ];
-
-/** mulberry32: a small seedable PRNG, so that fault runs can be replayed. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function integerIn(value: number | undefined, field: string, min: number, max: number): number | undefined {
   if (value === undefined) return undefined;
