@@ -1,9 +1,9 @@
 /**
  * Small HTTP helpers shared by the project's AWS emulators (SSM, SQS, the S3 proxy): listening on 127.0.0.1,
- * closing with open keep-alive connections, bounded body reads, and the AWS JSON protocol's error shape.
+ * closing with open keep-alive connections, bounded body reads, and the AWS JSON protocol's server and error shape.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** One request an emulator served, in arrival order: the test seam for "how many calls did X make". */
@@ -237,4 +237,78 @@ export function readObjectMap(input: JsonObject, field: string): Record<string, 
     throw serializationError(field, 'a map of structures');
   }
   return Object.fromEntries(entries) as Record<string, JsonObject>;
+}
+
+/** One operation of an AWS JSON-protocol emulator; `signal` fires when the client leaves or the emulator closes. */
+export type AwsJsonOperation = (input: JsonObject, signal: AbortSignal) => JsonObject | Promise<JsonObject>;
+
+/** What an AWS JSON-protocol emulator serves, for {@link startAwsJsonServer}. */
+export interface AwsJsonServiceProps {
+  /** The `X-Amz-Target` prefix, e.g. `AmazonSSM.`. */
+  readonly targetPrefix: string;
+  /** `application/x-amz-json-1.0` or `-1.1`, as the service speaks. */
+  readonly contentType: string;
+  /** The largest request body accepted; a larger one is answered with `describeError(BodyTooLargeError)`. */
+  readonly maxRequestBytes: number;
+  /** The operations by name (the target without its prefix); any other target is `UnknownOperationException`. */
+  readonly operations: Readonly<Record<string, AwsJsonOperation>>;
+  /** The service's own answer to an error that is not an {@link AwsJsonError}: a body too large, or a fault. */
+  readonly describeError: (error: unknown) => AwsJsonError;
+  /** @default 0 (an ephemeral port) */
+  readonly port?: number;
+}
+
+/** A running AWS JSON-protocol server. */
+export interface AwsJsonServer {
+  /** The endpoint origin, `http://127.0.0.1:PORT`. */
+  readonly url: string;
+  /** Every request served, in order (`action` is the operation name). */
+  readonly calls: CallRecord[];
+  /** Aborts the operations in progress (a long poll, …) and stops the server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an AWS JSON 1.0/1.1 endpoint on 127.0.0.1: `POST /` with `X-Amz-Target: <prefix><Operation>`, a bounded
+ * body parsed as a JSON object, the operation's output as 200, and every error in the service's JSON error shape.
+ */
+export async function startAwsJsonServer(props: AwsJsonServiceProps): Promise<AwsJsonServer> {
+  const { targetPrefix, contentType, maxRequestBytes, operations, describeError } = props;
+  const calls: CallRecord[] = [];
+  const shutdown = new AbortController();
+
+  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
+    const target = request.headers['x-amz-target'];
+    const targetText = typeof target === 'string' ? target : '';
+    const action = targetText.startsWith(targetPrefix) ? targetText.slice(targetPrefix.length) : targetText;
+    calls.push({ action, at: Date.now() });
+    // A client that gives up on a long poll must not be handed messages it will never see.
+    const requestAbort = new AbortController();
+    response.on('close', () => requestAbort.abort());
+    const signal = AbortSignal.any([requestAbort.signal, shutdown.signal]);
+    try {
+      const body = await readBody(request, maxRequestBytes);
+      const operation = request.method === 'POST' ? operations[action] : undefined;
+      if (operation === undefined || !targetText.startsWith(targetPrefix))
+        throw unknownOperationError(targetText);
+      const output = await operation(parseJsonObject(body), signal);
+      if (!response.writableEnded && !response.destroyed) sendJson(response, 200, contentType, output);
+    } catch (error) {
+      if (response.destroyed) return;
+      sendJsonError(response, contentType, error instanceof AwsJsonError ? error : describeError(error));
+    }
+  };
+
+  const server = createServer((request, response) => {
+    void handle(request, response);
+  });
+  const url = await listen(server, props.port);
+  return {
+    url,
+    calls,
+    close: async () => {
+      shutdown.abort();
+      await closeServer(server);
+    },
+  };
 }

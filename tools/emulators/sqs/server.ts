@@ -15,26 +15,19 @@
  * Emulator-only: `GetQueueAttributes` also answers `ApproximateAgeOfOldestMessage` (seconds) when asked for it by
  * name, since AWS offers that only as a CloudWatch metric; `All` returns exactly AWS's attributes.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createRandom } from '../../seeded-random.ts';
 import {
   AwsJsonError,
   BodyTooLargeError,
   type CallRecord,
-  closeServer,
   type JsonObject,
-  listen,
-  parseJsonObject,
-  readBody,
   readNumber,
   readObjectList,
   readObjectMap,
   readString,
   readStringList,
   readStringMap,
-  sendJson,
-  sendJsonError,
-  unknownOperationError,
+  startAwsJsonServer,
 } from '../http.ts';
 import {
   batchEntryIdsNotDistinct,
@@ -180,8 +173,6 @@ export async function startSqsEmulator(options: SqsEmulatorOptions): Promise<Sqs
   const region = options.region ?? 'us-east-1';
   const accountId = options.accountId ?? '000000000000';
   const queues = new Map<string, Queue>();
-  const calls: CallRecord[] = [];
-  const shutdown = new AbortController();
   let origin = '';
   let faults: SqsFaults = {};
   let random: () => number = Math.random;
@@ -539,46 +530,22 @@ export async function startSqsEmulator(options: SqsEmulatorOptions): Promise<Sqs
     },
   };
 
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const target = request.headers['x-amz-target'];
-    const targetText = typeof target === 'string' ? target : '';
-    const action = targetText.startsWith(TARGET_PREFIX) ? targetText.slice(TARGET_PREFIX.length) : targetText;
-    calls.push({ action, at: Date.now() });
-    // A client that gives up on a long poll must not be handed messages it will never see.
-    const requestAbort = new AbortController();
-    response.on('close', () => requestAbort.abort());
-    const signal = AbortSignal.any([requestAbort.signal, shutdown.signal]);
-    try {
-      const body = await readBody(request, MAX_REQUEST_BYTES);
-      const operation = request.method === 'POST' ? operations[action] : undefined;
-      if (operation === undefined || !targetText.startsWith(TARGET_PREFIX))
-        throw unknownOperationError(targetText);
-      const output = await operation(parseJsonObject(body), signal);
-      if (!response.writableEnded && !response.destroyed) sendJson(response, 200, CONTENT_TYPE, output);
-    } catch (error) {
-      if (response.destroyed) return;
-      if (error instanceof AwsJsonError) {
-        sendJsonError(response, CONTENT_TYPE, error);
-      } else if (error instanceof BodyTooLargeError) {
-        sendJsonError(response, CONTENT_TYPE, batchRequestTooLong(error.limitBytes));
-      } else {
-        const message = error instanceof Error ? error.message : String(error);
-        sendJsonError(
-          response,
-          CONTENT_TYPE,
-          new AwsJsonError('com.amazonaws.sqs#InternalError', message, {
-            status: 500,
-            queryError: 'InternalError;Receiver',
-          }),
-        );
-      }
-    }
-  };
-
-  const server = createServer((request, response) => {
-    void handle(request, response);
+  const server = await startAwsJsonServer({
+    targetPrefix: TARGET_PREFIX,
+    contentType: CONTENT_TYPE,
+    maxRequestBytes: MAX_REQUEST_BYTES,
+    operations,
+    port: options.port,
+    describeError: (error) => {
+      if (error instanceof BodyTooLargeError) return batchRequestTooLong(error.limitBytes);
+      const message = error instanceof Error ? error.message : String(error);
+      return new AwsJsonError('com.amazonaws.sqs#InternalError', message, {
+        status: 500,
+        queryError: 'InternalError;Receiver',
+      });
+    },
   });
-  origin = await listen(server, options.port);
+  origin = server.url;
 
   for (const definition of [...options.queues].sort(
     (a, b) => Number(a.redrive !== undefined) - Number(b.redrive !== undefined),
@@ -599,20 +566,17 @@ export async function startSqsEmulator(options: SqsEmulatorOptions): Promise<Sqs
     try {
       createQueue(definition.name, attributes);
     } catch (error) {
-      await closeServer(server);
+      await server.close();
       throw error;
     }
   }
 
   return {
     url: origin,
-    calls,
+    calls: server.calls,
     queueUrl: urlOf,
     queueArn: arnOf,
     setFaults,
-    close: async () => {
-      shutdown.abort();
-      await closeServer(server);
-    },
+    close: () => server.close(),
   };
 }

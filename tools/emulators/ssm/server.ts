@@ -13,20 +13,13 @@
  * the state file holds plaintext (it is a local development store, never a secret store).
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import {
   AwsJsonError,
   BodyTooLargeError,
   type CallRecord,
-  closeServer,
   type JsonObject,
-  listen,
-  parseJsonObject,
-  readBody,
-  sendJson,
-  sendJsonError,
-  unknownOperationError,
+  startAwsJsonServer,
 } from '../http.ts';
 import { type ParameterHistories, ParameterStore } from './parameter-store.ts';
 
@@ -108,38 +101,16 @@ export async function startSsmEmulator(options: SsmEmulatorOptions = {}): Promis
     DeleteParameter: (input) => store.deleteParameter(input),
     DeleteParameters: (input) => store.deleteParameters(input),
   };
-  const calls: CallRecord[] = [];
-
-  const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
-    const target = request.headers['x-amz-target'];
-    const targetText = typeof target === 'string' ? target : '';
-    const action = targetText.startsWith(TARGET_PREFIX) ? targetText.slice(TARGET_PREFIX.length) : targetText;
-    calls.push({ action, at: Date.now() });
-    try {
-      const body = await readBody(request, MAX_REQUEST_BYTES);
-      const operation = request.method === 'POST' ? operations[action] : undefined;
-      if (operation === undefined || !targetText.startsWith(TARGET_PREFIX))
-        throw unknownOperationError(targetText);
-      sendJson(response, 200, CONTENT_TYPE, operation(parseJsonObject(body)));
-    } catch (error) {
-      if (error instanceof AwsJsonError) {
-        sendJsonError(response, CONTENT_TYPE, error);
-      } else if (error instanceof BodyTooLargeError) {
-        sendJsonError(response, CONTENT_TYPE, new AwsJsonError('ValidationException', error.message));
-      } else {
-        const message = error instanceof Error ? error.message : String(error);
-        sendJsonError(
-          response,
-          CONTENT_TYPE,
-          new AwsJsonError('InternalServerError', message, { status: 500 }),
-        );
-      }
-    }
-  };
-
-  const server = createServer((request, response) => {
-    void handle(request, response);
+  return startAwsJsonServer({
+    targetPrefix: TARGET_PREFIX,
+    contentType: CONTENT_TYPE,
+    maxRequestBytes: MAX_REQUEST_BYTES,
+    operations,
+    port: options.port,
+    describeError: (error) => {
+      if (error instanceof BodyTooLargeError) return new AwsJsonError('ValidationException', error.message);
+      const message = error instanceof Error ? error.message : String(error);
+      return new AwsJsonError('InternalServerError', message, { status: 500 });
+    },
   });
-  const url = await listen(server, options.port);
-  return { url, calls, close: () => closeServer(server) };
 }
