@@ -6,7 +6,7 @@ import { type Command, Option } from 'commander';
 import type { BackfillOptions } from './actions/backfill.ts';
 import type { ConnectOptions } from './actions/connect.ts';
 import { parseConcurrency, parseS3Url, parseSinceDate, type S3Address } from './arguments.ts';
-import { type ExitState, runAction } from './context.ts';
+import { type CommandContext, type ExitState, runAction } from './context.ts';
 import type { CliIo } from './io.ts';
 
 interface JsonOption {
@@ -15,6 +15,22 @@ interface JsonOption {
 
 /** Adds every command to the program. */
 export function registerCommands(program: Command, io: CliIo, state: ExitState): void {
+  /** A command whose only option is `--json`, its action imported when it runs. */
+  const addJsonCommand = (
+    parent: Command,
+    name: string,
+    description: string,
+    run: (context: CommandContext, options: JsonOption) => Promise<number | undefined>,
+  ): void => {
+    parent
+      .command(name)
+      .description(description)
+      .option('--json', 'print JSON')
+      .action(async (options: JsonOption, command: Command) =>
+        runAction(io, state, command, async (context) => run(context, options)),
+      );
+  };
+
   program
     .command('connect')
     .summary('link the Dropbox account the files go to')
@@ -48,25 +64,19 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
     .command('config')
     .description('show, validate and change the settings (SSM parameters under the instance path)');
 
-  config
-    .command('show')
-    .description('print every setting: its value or its default; secrets only as "set" or "not set"')
-    .option('--json', 'print JSON')
-    .action(async (options: JsonOption, command: Command) =>
-      runAction(io, state, command, async (context) =>
-        (await import('./actions/config.ts')).showConfig(context, options),
-      ),
-    );
+  addJsonCommand(
+    config,
+    'show',
+    'print every setting: its value or its default; secrets only as "set" or "not set"',
+    async (context, options) => (await import('./actions/config.ts')).showConfig(context, options),
+  );
 
-  config
-    .command('validate')
-    .description("check the stored settings with the function's own schema; exit 1 listing every problem")
-    .option('--json', 'print JSON')
-    .action(async (options: JsonOption, command: Command) =>
-      runAction(io, state, command, async (context) =>
-        (await import('./actions/config.ts')).validateConfig(context, options),
-      ),
-    );
+  addJsonCommand(
+    config,
+    'validate',
+    "check the stored settings with the function's own schema; exit 1 listing every problem",
+    async (context, options) => (await import('./actions/config.ts')).validateConfig(context, options),
+  );
 
   config
     .command('set')
@@ -132,25 +142,19 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
       ),
     );
 
-  program
-    .command('pause')
-    .description("stop the flow (disable the function's queue event source); messages wait in the queue")
-    .option('--json', 'print JSON')
-    .action(async (options: JsonOption, command: Command) =>
-      runAction(io, state, command, async (context) =>
-        (await import('./actions/pause.ts')).changeFlow(context, true, options),
-      ),
-    );
+  addJsonCommand(
+    program,
+    'pause',
+    "stop the flow (disable the function's queue event source); messages wait in the queue",
+    async (context, options) => (await import('./actions/pause.ts')).changeFlow(context, true, options),
+  );
 
-  program
-    .command('resume')
-    .description("restart the flow (enable the function's queue event source)")
-    .option('--json', 'print JSON')
-    .action(async (options: JsonOption, command: Command) =>
-      runAction(io, state, command, async (context) =>
-        (await import('./actions/pause.ts')).changeFlow(context, false, options),
-      ),
-    );
+  addJsonCommand(
+    program,
+    'resume',
+    "restart the flow (enable the function's queue event source)",
+    async (context, options) => (await import('./actions/pause.ts')).changeFlow(context, false, options),
+  );
 
   program
     .command('redrive')
@@ -163,15 +167,10 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
       ),
     );
 
-  program
-    .command('status')
-    .description(
-      'queue and dead-letter queue depth, oldest message age, paused or running, settings, Dropbox',
-    )
-    .option('--json', 'print JSON')
-    .action(async (options: JsonOption, command: Command) =>
-      runAction(io, state, command, async (context) =>
-        (await import('./actions/status.ts')).status(context, options),
-      ),
-    );
+  addJsonCommand(
+    program,
+    'status',
+    'queue and dead-letter queue depth, oldest message age, paused or running, settings, Dropbox',
+    async (context, options) => (await import('./actions/status.ts')).status(context, options),
+  );
 }
