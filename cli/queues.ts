@@ -82,23 +82,16 @@ async function followMoveTask(
     const moved = task?.ApproximateNumberOfMessagesMoved ?? 0;
     const status = task?.Status ?? 'UNKNOWN';
     options.onProgress?.(moved, task?.ApproximateNumberOfMessagesToMove);
-    if (status !== 'RUNNING' && status !== 'CANCELLING') {
+    const ended = status !== 'RUNNING' && status !== 'CANCELLING';
+    if (ended || options.wait === false) {
       return {
         method: 'message-move-task',
         moved,
         failed: 0,
         status,
         taskHandle: task?.TaskHandle ?? taskHandle,
-        failureReason: task?.FailureReason,
-      };
-    }
-    if (options.wait === false) {
-      return {
-        method: 'message-move-task',
-        moved,
-        failed: 0,
-        status,
-        taskHandle: task?.TaskHandle ?? taskHandle,
+        // A task still running has no failure reason to report yet.
+        ...(ended ? { failureReason: task?.FailureReason } : {}),
       };
     }
     await sleep(pollIntervalMs);
