@@ -17,6 +17,7 @@ import { InvalidSettingsError, parseRuleSettings, type RuleSettings } from '../.
 import type { CommandContext } from '../context.ts';
 import { DEFAULT_KEY_PREFIX } from '../defaults.ts';
 import { CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
+import { forEachLimited } from '../for-each-limited.ts';
 import { type CliIo, printJson, printLines } from '../io.ts';
 import { createProgressBar } from '../progress.ts';
 
@@ -63,23 +64,6 @@ export interface BackfillSummary {
 const MAX_LISTED_FAILURES = 20;
 /** SQS's batch limit. */
 const SEND_BATCH_SIZE = 10;
-
-/** Runs `work` over `items` with at most `limit` at once. */
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next];
-      next += 1;
-      if (item !== undefined) await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 /** What a backfill run works with. */
 interface BackfillDeps {

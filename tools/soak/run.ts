@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { forEachLimited } from '../../cli/for-each-limited.ts';
 import { createS3Client, createSqsClient } from '../../lib/aws/clients.ts';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -128,23 +129,6 @@ function tagging(tags: Readonly<Record<string, string>>): string | undefined {
   return entries.length === 0
     ? undefined
     : entries.map(([key, value]) => `${encodeURIComponent(key)}=${encodeURIComponent(value)}`).join('&');
-}
-
-/** Runs `work` over `items` with at most `limit` at once. */
-async function forEachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next];
-      next += 1;
-      if (item !== undefined) await work(item);
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, () => worker()));
 }
 
 async function main(): Promise<number> {
