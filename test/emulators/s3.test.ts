@@ -24,29 +24,18 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseS3Message, type S3ObjectEvent } from '../../lib/s3-event.ts';
 import { type LocalS3, startLocalS3 } from '../../tools/emulators/s3/server.ts';
+import { localClientConfig, rejectionOf } from './support.ts';
 
 const BUCKET = 'ticket-files';
 
 function clientFor(url: string, extra: Partial<S3ClientConfig> = {}): S3Client {
   return new S3Client({
-    endpoint: url,
-    region: 'us-east-1',
+    ...localClientConfig(url),
     forcePathStyle: true,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    maxAttempts: 1,
     ...extra,
   });
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
 }
 
 function eventsOf(bodies: readonly string[]): S3ObjectEvent[] {

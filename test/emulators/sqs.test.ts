@@ -25,15 +25,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type SqsEmulator, startSqsEmulator } from '../../tools/emulators/sqs/server.ts';
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
+import { localClientConfig, rejectionOf } from './support.ts';
 
 describe('SQS emulator', () => {
   let emulator: SqsEmulator;
@@ -52,12 +44,7 @@ describe('SQS emulator', () => {
         { name: 'work-dlq', messageRetentionSeconds: 14 * 24 * 3600 },
       ],
     });
-    sqs = new SQSClient({
-      endpoint: emulator.url,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-      maxAttempts: 1,
-    });
+    sqs = new SQSClient(localClientConfig(emulator.url));
     work = emulator.queueUrl('work');
     dlq = emulator.queueUrl('work-dlq');
   });

@@ -20,23 +20,10 @@ import {
 } from '@aws-sdk/client-ssm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type SsmEmulator, startSsmEmulator } from '../../tools/emulators/ssm/server.ts';
+import { localClientConfig, rejectionOf } from './support.ts';
 
 function clientFor(emulator: SsmEmulator): SSMClient {
-  return new SSMClient({
-    endpoint: emulator.url,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    maxAttempts: 1,
-  });
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
+  return new SSMClient(localClientConfig(emulator.url));
 }
 
 describe('SSM emulator', () => {
