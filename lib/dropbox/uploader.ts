@@ -497,51 +497,71 @@ async function uploadConcurrentSession(
   const signal =
     request.signal === undefined ? controller.signal : AbortSignal.any([request.signal, controller.signal]);
 
-  const sendPiece = async (piece: SessionPiece, close: boolean): Promise<void> => {
-    const buffer = await buffers.acquire(signal);
+  /** Sends a piece that is in `data` (a pooled buffer), then gives the buffer back. */
+  const appendPiece = async (piece: SessionPiece, data: Uint8Array, close: boolean): Promise<void> => {
+    const blocks = digestBlocks(data);
     try {
-      const data = await readPiece(openRange, piece, buffer, tuning, signal);
-      const blocks = digestBlocks(data);
-      try {
-        await api.appendSession({
-          sessionId,
-          offset: piece.offset,
-          data,
-          contentHash: combineBlockDigests(blocks),
-          close,
-          signal,
-        });
-      } catch (error) {
-        if (!isAlreadyAppended(error, close)) throw error;
-      }
-      const first = piece.offset / CONTENT_HASH_BLOCK_BYTES;
-      blocks.forEach((digest, index) => {
-        digests[first + index] = digest;
+      await api.appendSession({
+        sessionId,
+        offset: piece.offset,
+        data,
+        contentHash: combineBlockDigests(blocks),
+        close,
+        signal,
       });
-    } finally {
-      buffers.release(buffer);
+    } catch (error) {
+      if (!isAlreadyAppended(error, close)) throw error;
     }
+    const first = piece.offset / CONTENT_HASH_BLOCK_BYTES;
+    blocks.forEach((digest, index) => {
+      digests[first + index] = digest;
+    });
   };
 
   const progress: { next: number; failure?: { readonly error: unknown } } = { next: 0 };
-  const worker = async (): Promise<void> => {
+  const fail = (error: unknown): void => {
+    // The first failure stops the others; theirs are only the consequence of this abort.
+    if (progress.failure !== undefined) return;
+    progress.failure = { error };
+    controller.abort(error);
+  };
+  const sending = new Set<Promise<void>>();
+  // Readers hand each piece to its send and go on reading while it is sent: reads and sends overlap, as many of
+  // both as there are buffers. Fewer readers than buffers keep the reads staggered, so that the source and the
+  // link are both busy rather than all pieces being read, then all sent, in lockstep.
+  const reader = async (): Promise<void> => {
     while (progress.failure === undefined && progress.next < plan.pieces.length) {
       const piece = plan.pieces[progress.next] as SessionPiece;
       progress.next += 1;
+      let buffer: Buffer | undefined;
       try {
-        await sendPiece(piece, false);
+        buffer = await buffers.acquire(signal);
+        const data = await readPiece(openRange, piece, buffer, tuning, signal);
+        const held = buffer;
+        buffer = undefined;
+        const send = appendPiece(piece, data, false)
+          .catch(fail)
+          .finally(() => {
+            buffers.release(held);
+            sending.delete(send);
+          });
+        sending.add(send);
       } catch (error) {
-        // The first failure stops the others; theirs are only the consequence of this abort.
-        if (progress.failure === undefined) {
-          progress.failure = { error };
-          controller.abort(error);
-        }
+        if (buffer !== undefined) buffers.release(buffer);
+        fail(error);
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(tuning.chunksInFlight, plan.pieces.length) }, worker));
+  const readers = Math.min(Math.max(1, Math.ceil(tuning.chunksInFlight / 2)), plan.pieces.length);
+  await Promise.all(Array.from({ length: readers }, reader));
+  while (sending.size > 0) await Promise.all([...sending]);
   if (progress.failure !== undefined) throw progress.failure.error;
-  await sendPiece(plan.last, true);
+  const buffer = await buffers.acquire(signal);
+  try {
+    await appendPiece(plan.last, await readPiece(openRange, plan.last, buffer, tuning, signal), true);
+  } finally {
+    buffers.release(buffer);
+  }
 
   const localHash = combineBlockDigests(digests);
   let metadata: files.FileMetadata;

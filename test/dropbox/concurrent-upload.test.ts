@@ -132,7 +132,8 @@ describe('DropboxClient.upload through a concurrent session', () => {
       ['files/upload_session/finish', 0],
     ]);
     expect(source.opened.at(-1)).toEqual({ start: 24 * MIB, end: data.byteLength - 1 });
-    expect(source.mostOpen).toBe(3);
+    expect(source.mostOpen).toBeGreaterThan(1);
+    expect(source.mostOpen).toBeLessThanOrEqual(3);
     expect(client.uploadBuffersAllocated).toBeLessThanOrEqual(3);
   });
 
