@@ -10,6 +10,8 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const BLOCK = 4 * 1024 * 1024;
+/** Bytes of a received body written to its file at once. */
+const WRITE_BYTES = 1024 * 1024;
 
 /** Dropbox's content hash, incremental: SHA-256 over the SHA-256 digests of 4 MiB blocks. */
 export class BlockHasher {
@@ -36,6 +38,11 @@ export class BlockHasher {
     if (this.#fill > 0) this.#digests.push(this.#block.digest());
     this.#fill = 0;
     return createHash('sha256').update(Buffer.concat(this.#digests)).digest('hex');
+  }
+
+  /** The digests of the 4 MiB blocks hashed so far (all of them once {@link BlockHasher.digest} was called). */
+  blockDigests(): readonly Buffer[] {
+    return [...this.#digests];
   }
 }
 
@@ -189,6 +196,8 @@ export interface ReceivedUpload {
   readonly size: number;
   /** `undefined` when the body went past the limit (and was not stored whole). */
   readonly contentHash: string | undefined;
+  /** The digests of the body's 4 MiB blocks, from the same pass (`undefined` past the limit). */
+  readonly blockDigests: readonly Buffer[] | undefined;
 }
 
 /** Streams an upload body into `file` while hashing it; past `limit` bytes it is only counted. */
@@ -201,15 +210,26 @@ export async function receiveUpload(
   const hasher = new BlockHasher();
   let size = 0;
   async function* accepted(): AsyncGenerator<Buffer> {
+    // Socket pieces are 64 KiB at most: written one by one, a large body costs a file write per piece.
+    let pending: Buffer[] = [];
+    let pendingBytes = 0;
     for await (const piece of readPieces(req, options)) {
       size += piece.byteLength;
       if (size > limit) continue;
       hasher.update(piece);
-      yield piece;
+      pending.push(piece);
+      pendingBytes += piece.byteLength;
+      if (pendingBytes >= WRITE_BYTES) {
+        yield Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+      }
     }
+    if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
   }
   await pipeline(accepted(), createWriteStream(file));
-  return { file, size, contentHash: size > limit ? undefined : hasher.digest() };
+  if (size > limit) return { file, size, contentHash: undefined, blockDigests: undefined };
+  return { file, size, contentHash: hasher.digest(), blockDigests: hasher.blockDigests() };
 }
 
 /** Parses a JSON text; a 400 naming `what` when it is not JSON. */

@@ -361,7 +361,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         const failed = async (reason: Record<string, unknown>): Promise<never> => {
           // Dropbox keeps the data in an upload session, so the commit can be retried with upload_session/finish.
           const session = await sessions.start('sequential');
-          await sessions.accept(session, 0, upload.size, upload.file);
+          await sessions.accept(session, 0, upload.size, upload.file, upload.blockDigests);
           throw createRouteError({ '.tag': 'path', reason, upload_session_id: session.id });
         };
         const target = resolveOrFail(context, path, false);
@@ -402,7 +402,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         if (type === 'concurrent' && close)
           throw createRouteError({ '.tag': 'concurrent_session_close_not_allowed' });
         const session = await sessions.start(type);
-        await sessions.accept(session, 0, upload.size, upload.file);
+        await sessions.accept(session, 0, upload.size, upload.file, upload.blockDigests);
         session.closed = close;
         return { session_id: session.id };
       },
@@ -424,7 +424,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         if (refused !== undefined) throw createRouteError({ ...refused });
         session.busy = true;
         try {
-          await sessions.accept(session, offset, upload.size, upload.file);
+          await sessions.accept(session, offset, upload.size, upload.file, upload.blockDigests);
         } finally {
           session.busy = false;
         }
@@ -457,7 +457,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
             lookup_failed: { '.tag': 'incorrect_offset', correct_offset: session.size },
           });
         } else {
-          await sessions.accept(session, offset, upload.size, upload.file);
+          await sessions.accept(session, offset, upload.size, upload.file, upload.blockDigests);
         }
         const result = await finishSession(context, session, target, request);
         if ('failure' in result) {
