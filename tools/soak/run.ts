@@ -14,9 +14,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
-import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { forEachLimited } from '../../cli/for-each-limited.ts';
 import { createS3Client, createSqsClient } from '../../lib/aws/clients.ts';
+import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { sleep } from '../../lib/retry.ts';
@@ -290,18 +291,7 @@ async function main(): Promise<number> {
     );
 
     // Wait until nothing is left in the queue: every message deleted, or moved to the DLQ.
-    const depth = async (url: string): Promise<number> => {
-      const attributes = await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: url,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      );
-      return (
-        Number(attributes.Attributes?.ApproximateNumberOfMessages ?? 0) +
-        Number(attributes.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-      );
-    };
+    const depth = async (url: string): Promise<number> => countQueued(await readQueueDepth(sqs, url));
     const drainUntil = deadline - 60_000;
     let lastReport = Date.now();
     for (;;) {
