@@ -19,7 +19,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Context, SQSEvent } from 'aws-lambda';
 import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
 import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
@@ -27,6 +27,7 @@ import { type DropboxClient, getDropboxClient } from '../../lib/dropbox/client.t
 import type { RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
 import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
+import { toSqsRecord } from '../../tools/local/poller.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../tools/local/stack.ts';
 
 /** A failed record of a drained batch. */
@@ -147,22 +148,7 @@ export async function startHarness(
         );
         const messages = received.Messages ?? [];
         if (messages.length === 0) return failed;
-        const records: SQSRecord[] = messages.map((message) => ({
-          messageId: message.MessageId ?? '',
-          receiptHandle: message.ReceiptHandle ?? '',
-          body: message.Body ?? '',
-          attributes: {
-            ApproximateReceiveCount: message.Attributes?.ApproximateReceiveCount ?? '1',
-            SentTimestamp: message.Attributes?.SentTimestamp ?? '0',
-            SenderId: 'test',
-            ApproximateFirstReceiveTimestamp: message.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
-          },
-          messageAttributes: {},
-          md5OfBody: message.MD5OfBody ?? '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: outputs.QueueArn,
-          awsRegion: 'us-east-1',
-        }));
+        const records = messages.map((message) => toSqsRecord(message, outputs.QueueArn, 'us-east-1'));
         const event: SQSEvent = { Records: records };
         const response = await handler(event, context(drainOptions.remainingMs ?? 900_000));
         const failedIds = new Set((response?.batchItemFailures ?? []).map((item) => item.itemIdentifier));

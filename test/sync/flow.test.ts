@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { computeContentHash } from '../../lib/dropbox/content-hash.ts';
 import { buildS3Notification } from '../../lib/s3-notification.ts';
+import { toSqsRecord } from '../../tools/local/poller.ts';
 import { dropboxTree, type Harness, startHarness } from '../support/harness.ts';
 
 const print = { 'ticket-type': 'print', 'publication-alias': 'Daily', 'issue-alias': 'Dec' };
@@ -211,22 +212,7 @@ describe('the sync function on the local stack', () => {
         }),
       );
       for (const message of received.Messages ?? []) {
-        records.push({
-          messageId: message.MessageId ?? '',
-          receiptHandle: message.ReceiptHandle ?? '',
-          body: message.Body ?? '',
-          attributes: {
-            ApproximateReceiveCount: '1',
-            SentTimestamp: '0',
-            SenderId: 't',
-            ApproximateFirstReceiveTimestamp: '0',
-          },
-          messageAttributes: {},
-          md5OfBody: '',
-          eventSource: 'aws:sqs',
-          eventSourceARN: harness.stack.outputs.QueueArn,
-          awsRegion: 'us-east-1',
-        });
+        records.push(toSqsRecord(message, harness.stack.outputs.QueueArn, 'us-east-1'));
       }
     }
     // Act

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
 import { clearDropboxClientCache } from '../../lib/dropbox/client.ts';
 import { computeContentHash } from '../../lib/dropbox/content-hash.ts';
+import { toSqsRecord } from '../../tools/local/poller.ts';
 import type { Harness } from '../support/harness.ts';
 import { startHarness } from '../support/harness.ts';
 
@@ -40,22 +41,7 @@ async function drainWith(harness: Harness, handler: ReturnType<typeof createHand
     );
     if (Messages.length === 0) return failed;
     const event: SQSEvent = {
-      Records: Messages.map((message) => ({
-        messageId: message.MessageId ?? '',
-        receiptHandle: message.ReceiptHandle ?? '',
-        body: message.Body ?? '',
-        attributes: {
-          ApproximateReceiveCount: '1',
-          SentTimestamp: '0',
-          SenderId: 'test',
-          ApproximateFirstReceiveTimestamp: '0',
-        },
-        messageAttributes: {},
-        md5OfBody: '',
-        eventSource: 'aws:sqs',
-        eventSourceARN: harness.stack.outputs.QueueArn,
-        awsRegion: 'us-east-1',
-      })),
+      Records: Messages.map((message) => toSqsRecord(message, harness.stack.outputs.QueueArn, 'us-east-1')),
     };
     const context = { getRemainingTimeInMillis: () => 900_000 } as Context;
     const response = await handler(event, context);

@@ -46,7 +46,11 @@ export interface Poller {
   stop(): Promise<void>;
 }
 
-function toRecord(message: Message, queueArn: string, region: string): SQSRecord {
+/**
+ * The Lambda record the event source mapping makes of a received message: its system attributes where it was
+ * received with them, else defaults.
+ */
+export function toSqsRecord(message: Message, queueArn: string, region: string): SQSRecord {
   const attributes = message.Attributes ?? {};
   return {
     messageId: message.MessageId ?? '',
@@ -112,7 +116,7 @@ export function startPoller(options: PollerOptions): Poller {
         busy += 1;
         try {
           const event: SQSEvent = {
-            Records: messages.map((message) => toRecord(message, options.queueArn, region)),
+            Records: messages.map((message) => toSqsRecord(message, options.queueArn, region)),
           };
           let failed = new Set(event.Records.map((record) => record.messageId));
           try {
