@@ -4,6 +4,7 @@
  * and a bandwidth cap apply to every request; write-lock contention makes overlapping commits in one namespace fail
  * with `too_many_write_operations`, as Dropbox's namespace lock does.
  */
+import { createRandom } from '../../seeded-random.ts';
 
 /** Faults to inject. Rates are probabilities per request, drawn in the order listed; they add up. */
 export interface FaultOptions {
@@ -37,18 +38,6 @@ export type FaultDecision =
   | { readonly kind: 'rate-limit'; readonly retryAfter: boolean }
   | { readonly kind: 'server-error'; readonly status: 500 | 503 }
   | { readonly kind: 'reset' };
-
-/** mulberry32: a small, fast, seedable PRNG; good enough to spread faults evenly. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Draws faults per request from the current {@link FaultOptions}. */
 export class FaultInjector {
