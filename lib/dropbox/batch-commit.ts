@@ -15,6 +15,12 @@ import type { CommitArgs } from './uploader.ts';
 /** Dropbox's limit on the entries of one `finish_batch_v2`. */
 export const MAX_BATCH_ENTRIES = 1000;
 
+/**
+ * Tries of an entry refused for lock contention, at least: sending a closed session's commit again costs no data,
+ * while giving up fails the record, whose redelivery reads, checks and uploads the file again after a queue delay.
+ */
+export const MIN_CONTENTION_ATTEMPTS = 10;
+
 /** One commit of a batch: a closed upload session and where its file goes. */
 export interface BatchEntry {
   readonly sessionId: string;

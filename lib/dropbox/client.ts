@@ -9,7 +9,7 @@ import { isAbortError } from '../errors.ts';
 import type { DropboxFile, DropboxTarget, UploadRequest } from '../ports.ts';
 import { withRetry } from '../retry.ts';
 import type { DropboxCredentials } from '../settings.ts';
-import { type BatchEntryResult, FinishBatchCommitter } from './batch-commit.ts';
+import { type BatchEntryResult, FinishBatchCommitter, MIN_CONTENTION_ATTEMPTS } from './batch-commit.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { buildTokenUrl, createRoutedFetch, normalizeEndpointUrl } from './endpoint.ts';
 import {
@@ -367,7 +367,7 @@ export class DropboxClient implements DropboxTarget {
           committer = new FinishBatchCommitter(
             (entries, batchSignal) => api.finishBatch({ entries, signal: batchSignal }),
             {
-              maxAttempts: this.#tuning.maxAttempts,
+              maxAttempts: Math.max(this.#tuning.maxAttempts, MIN_CONTENTION_ATTEMPTS),
               baseMs: this.#tuning.backoffBaseMs,
               capMs: this.#tuning.backoffCapMs,
               onRetry: (count, attempt, delayMs) =>
