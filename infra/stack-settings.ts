@@ -85,12 +85,13 @@ export interface SyncDeploymentProps {
    */
   readonly settingsCacheTtlSeconds?: number;
   /**
-   * Size of one Dropbox upload-session chunk in MiB: a multiple of 4, at most 140.
-   * @default 16
+   * Size of one Dropbox upload-session chunk in MiB: a multiple of 4, at most 140. 64 keeps a 1 GiB file at 20
+   * upload calls (BENCHMARKS.md); each chunk in flight is held in memory once.
+   * @default 64
    */
   readonly uploadChunkMiB?: number;
   /**
-   * Upload-session chunks sent at once for one file (1 to 16).
+   * Upload-session chunks sent at once (1 to 16; 1 keeps every session sequential).
    * @default 4
    */
   readonly uploadChunksInFlight?: number;
@@ -154,7 +155,7 @@ export const DEPLOYMENT_DEFAULTS = {
   batchSize: 10,
   maxBatchingWindowSeconds: 0,
   settingsCacheTtlSeconds: 60,
-  uploadChunkMiB: 16,
+  uploadChunkMiB: 64,
   uploadChunksInFlight: 4,
   logRetentionDays: 30,
   oldestMessageAgeAlarmSeconds: 900,

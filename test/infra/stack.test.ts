@@ -206,7 +206,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
           SETTINGS_CACHE_TTL_SECONDS: '60',
           KEY_PREFIX: 'tickets/',
           QUEUE_URL: { Ref: logicalIdOf(synth.stack.queue) },
-          UPLOAD_CHUNK_MIB: '16',
+          UPLOAD_CHUNK_MIB: '64',
           UPLOAD_CHUNKS_IN_FLIGHT: '4',
           POWERTOOLS_SERVICE_NAME: 'ticket-dropbox-sync',
           POWERTOOLS_METRICS_NAMESPACE: 'TicketDropboxSync',
