@@ -1,0 +1,225 @@
+/**
+ * `npm run bench`: the performance scenarios of issue 7 on the local stack, each against a baseline measured in the
+ * same run, with their targets. Prints a summary and writes every figure as JSON under bench/results/ (the last run
+ * also as `latest.json`). BENCHMARKS.md explains the last run.
+ *
+ *   npm run bench                                   # large, wan, small, cold-start
+ *   npm run bench -- --only large,cold-start --repeat 1 --size-mib 256 --small-files 200
+ *
+ * The syncing side always runs as a child process from the function's esbuild bundle, so that its peak RSS is its
+ * own and its code is what Lambda runs. A benchmark checks figures against targets; no test asserts a timing.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DropboxContentHasher } from '../lib/dropbox/content-hash.ts';
+import { parseS3Message } from '../lib/s3-event.ts';
+import { type ColdStartResult, runColdStart } from './scenarios/cold-start.ts';
+import { type LargeObject, type LargeResult, runLarge } from './scenarios/large.ts';
+import { runSmall, type SmallResult } from './scenarios/small.ts';
+import { runWan, type WanResult } from './scenarios/wan.ts';
+import { bundleEntry } from './support/bundle.ts';
+import { type BenchContext, MIB, round } from './support/context.ts';
+import { generateStream } from './support/generated.ts';
+import { startBenchStack } from './support/stack.ts';
+
+const SCENARIOS = ['large', 'wan', 'small', 'cold-start'] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+interface Target {
+  readonly target: string;
+  readonly measured: number;
+  readonly met: boolean;
+}
+
+function log(line: string): void {
+  process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      repeat: { type: 'string' },
+      'size-mib': { type: 'string' },
+      'small-files': { type: 'string' },
+      'cold-rounds': { type: 'string' },
+    },
+    strict: true,
+  });
+  const only = (values.only ?? SCENARIOS.join(',')).split(',').map((name) => name.trim());
+  const unknown = only.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
+  if (unknown.length > 0)
+    throw new Error(`unknown scenario(s) ${unknown.join(', ')}: use ${SCENARIOS.join(', ')}`);
+  const count = (value: string | undefined, fallback: number): number => {
+    const parsed = Number(value ?? fallback);
+    if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`not a positive whole number: ${value}`);
+    return parsed;
+  };
+  return {
+    scenarios: new Set(only as Scenario[]),
+    repeat: count(values.repeat, 3),
+    sizeBytes: count(values['size-mib'], 1024) * MIB,
+    smallFiles: count(values['small-files'], 1000),
+    coldRounds: count(values['cold-rounds'], 9),
+  };
+}
+
+/** Puts the large object (generated, hashed on the way) and a small warm-up object; returns their notifications. */
+async function prepareLargeObject(context: BenchContext, size: number): Promise<LargeObject> {
+  const { stack } = context;
+  const metadata = { 'ticket-type': 'service' };
+  await stack.putObject('tickets/bench/warm-up.bin', generateStream(1024, 1), 1024, metadata);
+  const hasher = new DropboxContentHasher();
+  log(`putting the ${size / MIB} MiB object into the local S3`);
+  await stack.putObject(
+    'tickets/bench/large.bin',
+    generateStream(size, 2, (piece) => hasher.update(piece)),
+    size,
+    metadata,
+  );
+  const records = await stack.takeRecords(2);
+  const byKey = (key: string) => {
+    const record = records.find((candidate) => {
+      const parsed = parseS3Message(candidate.messageId, candidate.body);
+      return parsed.kind === 'records' && parsed.records[0]?.key === key;
+    });
+    if (record === undefined) throw new Error(`no notification for ${key}`);
+    return record;
+  };
+  return {
+    key: 'tickets/bench/large.bin',
+    fileName: 'large.bin',
+    size,
+    contentHash: hasher.digest(),
+    record: byKey('tickets/bench/large.bin'),
+    warmUp: byKey('tickets/bench/warm-up.bin'),
+  };
+}
+
+interface Results {
+  large?: LargeResult;
+  wan?: WanResult;
+  small?: SmallResult;
+  coldStart?: ColdStartResult;
+}
+
+/** The figures of each scenario, one line per comparison. */
+function describe(results: Results): string[] {
+  const lines: string[] = [];
+  const { large, wan, small, coldStart } = results;
+  if (large !== undefined) {
+    const gets = Math.max(...large.sync.map((run) => run.s3CallsByAction.GetObject ?? 0));
+    lines.push(
+      `large (${large.sizeMiB} MiB, ${large.sync.length} runs each, medians): raw baseline ${large.rawMedianMiBps} MiB/s, sync ${large.syncMedianMiBps} MiB/s = ${large.throughputRatio} x`,
+      `  peak RSS ${large.peakRssMiB} MiB (${large.sync[0]?.loadedRssMiB} MiB with the function loaded); Dropbox calls per GiB ${large.dropboxCallsPerGiB} (upload calls ${large.dropboxUploadCallsPerGiB}); ranged GetObject calls ${gets}`,
+      `  3 chunks in flight: ${large.threeInFlight.mibPerSecond} MiB/s, peak RSS ${large.threeInFlight.peakRssMiB} MiB`,
+    );
+  }
+  if (wan !== undefined) {
+    lines.push(
+      `wan (+${wan.conditions.latencyMs} ms a request, ${wan.conditions.bandwidthBytesPerSec / MIB} MiB/s a connection): one sequential session ${wan.sequential.mibPerSecond} MiB/s, sync ${wan.concurrent.mibPerSecond} MiB/s = ${wan.speedup} x (3 in flight: ${wan.threeInFlightSpeedup} x)`,
+    );
+  }
+  if (small !== undefined) {
+    const { batched, oneCommitPerFile: single } = small;
+    lines.push(
+      `small (${batched.files} x 64 KiB, 4 pollers, batches of 10, write-lock contention): one commit per file ${single.filesPerSecond} files/s, batched ${batched.filesPerSecond} files/s = ${small.speedup} x`,
+      `  per file, batched: ${batched.dropboxCallsPerFile} Dropbox calls (${batched.dropboxUploadCallsPerFile} upload calls), ${batched.s3CallsPerFile} S3 calls; one commit per file: ${single.dropboxCallsPerFile} (${single.dropboxUploadCallsPerFile}), ${single.s3CallsPerFile}`,
+      `  lock-contention retries: batched ${batched.lockContentionRetries}, one commit per file ${single.lockContentionRetries}; SSM calls ${batched.ssmCalls} (allowed ${batched.ssmCallsAllowed}); DLQ ${batched.deadLettered} / ${single.deadLettered}; records retried: ${JSON.stringify(batched.recordFailures)} / ${JSON.stringify(single.recordFailures)}`,
+    );
+  }
+  if (coldStart !== undefined) {
+    const added = Object.entries(coldStart.addedMsByDependency)
+      .map(([name, { addedMs }]) => `${name} +${addedMs} ms`)
+      .join(', ');
+    lines.push(
+      `cold start: bundle ${Math.round(coldStart.function.bytes / 1024)} KiB (${Math.round(coldStart.function.deflatedBytes / 1024)} KiB deflated) imports in ${coldStart.function.medianImportMs} ms; S3-only ${Math.round(coldStart.s3Only.bytes / 1024)} KiB in ${coldStart.s3Only.medianImportMs} ms = ${coldStart.ratio} x`,
+      `  on top of the S3-only handler: ${added}`,
+    );
+  }
+  return lines;
+}
+
+function printTargets(name: string, targets: Record<string, Target>): void {
+  for (const [figure, { target, measured, met }] of Object.entries(targets)) {
+    process.stdout.write(
+      `  ${met ? 'met   ' : 'MISSED'} ${name}.${figure}: ${measured} (target ${target})\n`,
+    );
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  const started = Date.now();
+  const machine = {
+    nproc: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memoryMiB: Math.round(totalmem() / MIB),
+    node: process.version,
+    kernel: release(),
+    loadAverageAtStart: loadavg().map((value) => round(value, 2)),
+  };
+  log(`machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryMiB} MiB, Node ${machine.node}`);
+  const scratch = await mkdtemp(join(tmpdir(), 'tds-bench-build-'));
+  log('bundling the function and the bench processes with esbuild (infra options)');
+  const bundles = {
+    handler: await bundleEntry('functions/sync-to-dropbox/handler.ts', join(scratch, 'handler', 'index.mjs')),
+    syncChild: await bundleEntry('bench/sync-child.ts', join(scratch, 'sync-child', 'index.mjs')),
+    rawChild: await bundleEntry('bench/raw-child.ts', join(scratch, 'raw-child', 'index.mjs')),
+  };
+  const stack = await startBenchStack();
+  const context: BenchContext = { stack, bundles, scratch, log };
+  const results: Results = {};
+  const targets: Record<string, Record<string, Target>> = {};
+  try {
+    if (options.scenarios.has('large') || options.scenarios.has('wan')) {
+      const object = await prepareLargeObject(context, options.sizeBytes);
+      if (options.scenarios.has('large')) {
+        const large = await runLarge(context, object, options.repeat);
+        results.large = large;
+        targets.large = large.targets;
+      }
+      if (options.scenarios.has('wan')) {
+        const wan = await runWan(context, object);
+        results.wan = wan;
+        targets.wan = wan.targets;
+      }
+    }
+    if (options.scenarios.has('small')) {
+      const small = await runSmall(context, options.smallFiles);
+      results.small = small;
+      targets.small = small.targets;
+    }
+    if (options.scenarios.has('cold-start')) {
+      const cold = await runColdStart(context, options.coldRounds);
+      results.coldStart = cold;
+      targets.coldStart = cold.targets;
+    }
+  } finally {
+    await stack.close();
+  }
+  const report = {
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: round((Date.now() - started) / 1000, 1),
+    machine: { ...machine, loadAverageAtEnd: loadavg().map((value) => round(value, 2)) },
+    options: { ...options, scenarios: [...options.scenarios] },
+    results,
+  };
+  const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
+  await mkdir(resultsDir, { recursive: true });
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  const file = join(resultsDir, `bench-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  await writeFile(file, text);
+  await writeFile(join(resultsDir, 'latest.json'), text);
+  await rm(scratch, { recursive: true, force: true });
+  process.stdout.write(`\nResults (${report.durationSeconds} s; JSON in ${file}):\n`);
+  for (const line of describe(results)) process.stdout.write(`${line}\n`);
+  process.stdout.write('Targets:\n');
+  for (const [name, scenarioTargets] of Object.entries(targets)) printTargets(name, scenarioTargets);
+  return 0;
+}
+
+process.exitCode = await main();

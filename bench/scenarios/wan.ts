@@ -1,0 +1,70 @@
+/**
+ * Scenario **wan**: the Dropbox emulator adds 40 ms before each request and reads each request body no faster than
+ * 20 MiB/s (a per-connection cap, as a long path to Dropbox gives). The same 1 GiB object through the sync path with
+ * its default settings, against the same bytes in one sequential session: the sync path with one chunk in flight and
+ * rclone's 48 MiB chunks. Target: ≥ 3 × the sequential session's throughput.
+ */
+import { type BenchContext, MIB, round } from '../support/context.ts';
+import { runSync, type SyncRun } from '../support/sync-run.ts';
+import type { LargeObject } from './large.ts';
+
+/** The emulator's conditions in this scenario. */
+export const WAN_FAULTS = { latencyMs: 40, bandwidthBytesPerSec: 20 * MIB } as const;
+
+/** The scenario's result. */
+export interface WanResult {
+  readonly conditions: typeof WAN_FAULTS;
+  readonly sequential: SyncRun;
+  readonly concurrent: SyncRun;
+  readonly speedup: number;
+  /** The same sync with three chunks in flight. */
+  readonly threeInFlight: SyncRun;
+  readonly threeInFlightSpeedup: number;
+  readonly targets: Record<
+    string,
+    { readonly target: string; readonly measured: number; readonly met: boolean }
+  >;
+}
+
+/** Runs the sequential baseline, then the default settings, under the WAN conditions. */
+export async function runWan(context: BenchContext, object: LargeObject): Promise<WanResult> {
+  const { stack } = context;
+  stack.dropbox.setFaults(WAN_FAULTS);
+  try {
+    const common = {
+      warmUp: object.warmUp,
+      record: object.record,
+      fileName: object.fileName,
+      size: object.size,
+      contentHash: object.contentHash,
+    };
+    const sequential = await runSync(context, {
+      ...common,
+      label: 'wan sequential',
+      baseFolder: '/Bench wan sequential',
+      env: { UPLOAD_CHUNKS_IN_FLIGHT: '1', UPLOAD_CHUNK_MIB: '48' },
+    });
+    context.log(`wan: one sequential session ${sequential.mibPerSecond} MiB/s`);
+    const concurrent = await runSync(context, { ...common, label: 'wan', baseFolder: '/Bench wan' });
+    context.log(`wan: sync ${concurrent.mibPerSecond} MiB/s`);
+    const threeInFlight = await runSync(context, {
+      ...common,
+      label: 'wan, 3 in flight',
+      baseFolder: '/Bench wan 3 in flight',
+      env: { UPLOAD_CHUNKS_IN_FLIGHT: '3' },
+    });
+    context.log(`wan, 3 in flight: sync ${threeInFlight.mibPerSecond} MiB/s`);
+    const speedup = round(concurrent.mibPerSecond / sequential.mibPerSecond, 2);
+    return {
+      conditions: WAN_FAULTS,
+      sequential,
+      concurrent,
+      speedup,
+      threeInFlight,
+      threeInFlightSpeedup: round(threeInFlight.mibPerSecond / sequential.mibPerSecond, 2),
+      targets: { speedup: { target: '>= 3 x one sequential session', measured: speedup, met: speedup >= 3 } },
+    };
+  } finally {
+    stack.dropbox.setFaults({});
+  }
+}
