@@ -526,9 +526,10 @@ async function uploadConcurrentSession(
     controller.abort(error);
   };
   const sending = new Set<Promise<void>>();
-  // Readers hand each piece to its send and go on reading while it is sent: reads and sends overlap, as many of
-  // both as there are buffers. Fewer readers than buffers keep the reads staggered, so that the source and the
-  // link are both busy rather than all pieces being read, then all sent, in lockstep.
+  // One reader fills each free buffer in turn and hands it to its send, which runs while the next buffer is read:
+  // at most `chunksInFlight` pieces are held (and sent) at once. A single ranged read at a time was the faster
+  // choice on both a fast and a capped link (BENCHMARKS.md): parallel reads only slowed each other down, and a
+  // buffer freed by a send is refilled sooner when the reads do not share the source.
   const reader = async (): Promise<void> => {
     while (progress.failure === undefined && progress.next < plan.pieces.length) {
       const piece = plan.pieces[progress.next] as SessionPiece;
@@ -552,8 +553,7 @@ async function uploadConcurrentSession(
       }
     }
   };
-  const readers = Math.min(Math.max(1, Math.ceil(tuning.chunksInFlight / 2)), plan.pieces.length);
-  await Promise.all(Array.from({ length: readers }, reader));
+  await reader();
   while (sending.size > 0) await Promise.all([...sending]);
   if (progress.failure !== undefined) throw progress.failure.error;
   const buffer = await buffers.acquire(signal);
