@@ -200,6 +200,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await stack.close();
+    await rm(scratch, { recursive: true, force: true });
   }
   const report = {
     startedAt: new Date(started).toISOString(),
@@ -214,7 +215,6 @@ async function main(): Promise<number> {
   const file = join(resultsDir, `bench-${report.startedAt.replace(/[:.]/g, '-')}.json`);
   await writeFile(file, text);
   await writeFile(join(resultsDir, 'latest.json'), text);
-  await rm(scratch, { recursive: true, force: true });
   process.stdout.write(`\nResults (${report.durationSeconds} s; JSON in ${file}):\n`);
   for (const line of describe(results)) process.stdout.write(`${line}\n`);
   process.stdout.write('Targets:\n');
