@@ -5,24 +5,13 @@
  */
 import { Readable } from 'node:stream';
 import { DropboxContentHasher } from '../../lib/dropbox/content-hash.ts';
+import { createRandomUint32 } from '../../tools/seeded-random.ts';
 
 const PIECE_BYTES = 64 * 1024;
 const POOL_PIECES = 16;
 
-/** mulberry32: small, fast and seedable; the content only has to be varied and reproducible. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 function createPool(seed: number, pieces = POOL_PIECES): Buffer[] {
-  const random = createRandom(seed);
+  const random = createRandomUint32(seed);
   return Array.from({ length: Math.min(POOL_PIECES, pieces) }, () => {
     const piece = Buffer.allocUnsafe(PIECE_BYTES);
     for (let at = 0; at < PIECE_BYTES; at += 4) piece.writeUInt32LE(random(), at);
