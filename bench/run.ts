@@ -16,13 +16,13 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DropboxContentHasher } from '../lib/dropbox/content-hash.ts';
 import { parseS3Message } from '../lib/s3-event.ts';
+import { generateStream } from '../tools/generated-content.ts';
 import { type ColdStartResult, runColdStart } from './scenarios/cold-start.ts';
 import { type LargeObject, type LargeResult, runLarge } from './scenarios/large.ts';
 import { runSmall, type SmallResult } from './scenarios/small.ts';
 import { runWan, type WanResult } from './scenarios/wan.ts';
 import { bundleEntry } from './support/bundle.ts';
 import { type BenchContext, MIB, round } from './support/context.ts';
-import { generateStream } from './support/generated.ts';
 import { startBenchStack } from './support/stack.ts';
 
 const SCENARIOS = ['large', 'wan', 'small', 'cold-start'] as const;

@@ -5,20 +5,18 @@
  *
  *   npm run mem:dropbox -- [--size-mib 1024] [--chunk-mib 16]
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { DEFAULT_UPLOAD_TUNING, DropboxClient } from '../lib/dropbox/client.ts';
 import { DropboxContentHasher } from '../lib/dropbox/content-hash.ts';
+import { generateStream } from './generated-content.ts';
 
 const MIB = 1024 * 1024;
-const PIECE_BYTES = 64 * 1024;
-const POOL_PIECES = 16;
 // The emulator's test app (tools/emulators/dropbox/auth.ts); not imported, to keep the emulator out of this process.
 const TEST_APP = { appKey: 'emulator-app-key', refreshToken: 'emulator-refresh-token' };
 
@@ -39,35 +37,6 @@ function startEmulatorProcess(root: string): Promise<{ child: ChildProcess; url:
         resolve({ child, url: match[1] });
       }
     });
-  });
-}
-
-/**
- * `size` bytes of varied content in 64 KiB pieces, hashed as they are produced. The pieces come from a small pool of
- * buffers reused in turn (as a file reader with its own buffer would), so that the measurement is the uploader's
- * memory, not the garbage of a generator: V8 frees dead Buffers only at its next major collection, tens of MiB later.
- * Reuse is safe because the stream holds at most two pieces ahead; the final content hash check would catch it
- * otherwise.
- */
-function generated(size: number, hasher: DropboxContentHasher): Readable {
-  const pool = Array.from({ length: POOL_PIECES }, () => randomBytes(PIECE_BYTES));
-  let offset = 0;
-  let count = 0;
-  return new Readable({
-    highWaterMark: PIECE_BYTES,
-    read() {
-      if (offset >= size) {
-        this.push(null);
-        return;
-      }
-      const buffer = pool[count % POOL_PIECES] as Buffer;
-      const piece = buffer.subarray(0, Math.min(PIECE_BYTES, size - offset));
-      piece.writeUInt32LE(count % 2 ** 32, 0);
-      hasher.update(piece);
-      offset += piece.byteLength;
-      count += 1;
-      this.push(piece);
-    },
   });
 }
 
@@ -103,7 +72,8 @@ async function main(): Promise<number> {
       size,
       clientModified: new Date(),
       onConflict: 'overwrite',
-      body: generated(size, hasher),
+      // Pooled pieces (tools/generated-content.ts): the measurement is the uploader's memory, not a generator's garbage.
+      body: generateStream(size, 20261127, (piece) => hasher.update(piece)),
     });
     const seconds = (Date.now() - started) / 1000;
     // maxRSS is the kernel's high-water mark for this process, in KiB.

@@ -6,9 +6,10 @@
  * commit per file (`UPLOAD_BATCH_COMMITS=off`). Targets: ≥ 1.5 × the files per second of one commit per file,
  * ≤ 1.2 Dropbox calls and ≤ 4 S3 calls per file, ≤ 1 SSM call per TTL, no record in the DLQ for lock contention.
  */
+
+import { generateBytes } from '../../tools/generated-content.ts';
 import { forkChild } from '../support/child.ts';
 import { type BenchContext, countBy, isUploadRoute, round } from '../support/context.ts';
-import { generateBytes } from '../support/generated.ts';
 import { SETTINGS_TTL_SECONDS } from '../support/stack.ts';
 
 /** One run of the scenario. */

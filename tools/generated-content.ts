@@ -4,8 +4,8 @@
  * reused in turn (the stream holds at most a few pieces ahead): a 1 GiB object costs 1 MiB of memory to produce.
  */
 import { Readable } from 'node:stream';
-import { DropboxContentHasher } from '../../lib/dropbox/content-hash.ts';
-import { createRandomUint32 } from '../../tools/seeded-random.ts';
+import { DropboxContentHasher } from '../lib/dropbox/content-hash.ts';
+import { createRandomUint32 } from './seeded-random.ts';
 
 const PIECE_BYTES = 64 * 1024;
 const POOL_PIECES = 16;
