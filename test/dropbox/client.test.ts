@@ -18,6 +18,7 @@ import {
   REQUIRED_SCOPES,
 } from '../../lib/dropbox/oauth.ts';
 import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
+import { rejectionOf as rejection } from '../support/rejection.ts';
 import {
   bodyOf,
   bytes,
@@ -30,15 +31,6 @@ import {
 } from './helpers.ts';
 
 let fixture: EmulatorFixture;
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
 
 function upload(client: DropboxClient, path: string, data: Uint8Array) {
   return client.upload({

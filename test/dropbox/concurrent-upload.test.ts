@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { planSessionPieces } from '../../lib/dropbox/uploader.ts';
 import { SyncError } from '../../lib/errors.ts';
 import type { ByteRange, UploadRequest } from '../../lib/ports.ts';
+import { rejectionOf as rejection } from '../support/rejection.ts';
 import {
   bodyOf,
   bytes,
@@ -73,15 +74,6 @@ function request(path: string, data: Buffer, extra: Partial<UploadRequest> = {})
     onConflict: 'rename',
     ...extra,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const TUNING = { singleUploadMaxBytes: MIB, chunkBytes: 4 * MIB, chunksInFlight: 3 } as const;

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isDropboxApiError } from '../../lib/dropbox/errors.ts';
 import { isSyncError } from '../../lib/errors.ts';
 import type { UploadRequest } from '../../lib/ports.ts';
+import { rejectionOf as rejection } from '../support/rejection.ts';
 import {
   bodyOf,
   bytes,
@@ -33,15 +34,6 @@ function request(path: string, data: Uint8Array, extra: Partial<UploadRequest> =
     body: bodyOf(data),
     ...extra,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 beforeEach(async () => {

@@ -18,12 +18,4 @@ export function localClientConfig(endpoint: string): {
   };
 }
 
-/** The error `promise` rejects with; throws when it resolves. */
-export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
+export { rejectionOf } from '../support/rejection.ts';
