@@ -182,7 +182,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
             Sid: 'AllowBucketNotificationsToEncrypt',
             Effect: 'Allow',
             Principal: { Service: 's3.amazonaws.com' },
-            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
             Resource: '*',
             Condition: bucketConditions,
           },
@@ -475,7 +475,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
         Statement: Match.arrayWith([
           Match.objectLike({
             Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
             Condition: alarmConditions,
           }),
         ]),

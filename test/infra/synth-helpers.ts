@@ -1,5 +1,5 @@
 /** Synthesizes the stack for the infra tests, each in its own temporary cloud assembly. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
@@ -17,6 +17,20 @@ export interface SynthesizedStack {
 const outdirs: string[] = [];
 
 /**
+ * The feature flags of `cdk.json` (aws-cdk-lib's recommended flags for new projects), so that the tests check the
+ * template `cdk synth` and `cdk deploy` produce. The deployment context keys (`instanceName`, …) are left out: the
+ * tests pass their props.
+ */
+export function cdkJsonFeatureFlags(): Record<string, unknown> {
+  const cdkJson = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    readonly context?: Record<string, unknown>;
+  };
+  return Object.fromEntries(
+    Object.entries(cdkJson.context ?? {}).filter(([key]) => key.startsWith('@aws-cdk')),
+  );
+}
+
+/**
  * Builds and synthesizes a stack with the real esbuild bundle. CDK caches a bundle per process, so only the first
  * synth of a test file pays for esbuild.
  */
@@ -26,7 +40,7 @@ export function synthStack(
 ): SynthesizedStack {
   const outdir = mkdtempSync(join(tmpdir(), 'tds-infra-'));
   outdirs.push(outdir);
-  const app = new App({ outdir });
+  const app = new App({ outdir, context: cdkJsonFeatureFlags() });
   const stack = new TicketDropboxSyncStack(app, id, props);
   return { app, stack, template: Template.fromStack(stack), outdir };
 }
