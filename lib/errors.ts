@@ -1,11 +1,16 @@
 /**
- * How a failed record is treated.
- * - `permanent`: logged with its reason and counted, never retried (the record is done).
+ * How a failed record is treated (DESIGN.md "Errors").
+ * - `permanent`: what the rules and S3 decide (object gone, superseded, not an S3 event): logged as a skip with its
+ *   reason and counted, never retried (the record is done). Never a Dropbox refusal.
  * - `transient`: the record fails and the queue retries it with backoff, then the DLQ.
- * - `account`: every record would fail the same way (revoked token, full Dropbox, invalid settings):
- *   the record fails with a long backoff and the account-wide alarm metric is raised.
+ * - `account`: every record would fail the same way until a person or time fixes it (revoked token, an app that
+ *   lost access, full Dropbox, invalid settings, not connected): the circuit breaker stops the flow, the record
+ *   waits in the queue without counting toward the DLQ, and the account-wide alarm fires.
+ * - `blocked`: Dropbox refused this one file for a reason the rules did not foresee (a path conflict, a malformed
+ *   path, a name the sanitiser missed): the record goes to the DLQ at once with its reason, and an alarm fires;
+ *   `redrive` after the fix exports it.
  */
-export type FailureKind = 'permanent' | 'transient' | 'account';
+export type FailureKind = 'permanent' | 'transient' | 'account' | 'blocked';
 
 /** Options of a {@link SyncError}. */
 export interface SyncErrorOptions {

@@ -86,11 +86,9 @@ type Send<T> = (sdk: Dropbox, options: DropboxRequestOptions) => Promise<Dropbox
 
 const BYTES_PER_TIMEOUT_SECOND = 256 * 1024;
 
+/** A 401 that a fresh access token fixes (classified in lib/dropbox/errors.ts). */
 function isTokenRefused(error: DropboxApiError): boolean {
-  const tags = error.summaryTags;
-  return (
-    error.status === 401 && (tags.includes('expired_access_token') || tags.includes('invalid_access_token'))
-  );
+  return error.code === 'dropbox-token-refused';
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -193,13 +191,10 @@ export class DropboxClient implements DropboxTarget {
       );
       return metadata['.tag'] === 'file' ? toDropboxFile(metadata) : null;
     } catch (error) {
-      if (
-        isDropboxApiError(error) &&
-        error.status === 409 &&
-        error.summaryTags.join('/') === 'path/not_found'
-      ) {
-        return null;
-      }
+      // `not_folder` (LookupError: "We were expecting a folder, but the given path refers to something that isn't
+      // a folder"): a file holds the name of one of the path's folders, so no file is at the path either.
+      const lookup = isDropboxApiError(error) && error.status === 409 ? error.summaryTags.join('/') : '';
+      if (lookup === 'path/not_found' || lookup === 'path/not_folder') return null;
       throw error;
     }
   }

@@ -83,6 +83,11 @@ interface Classification {
   readonly retryable: boolean;
 }
 
+/**
+ * `WriteError` tags (files.stone; the `dropbox` SDK's `files.WriteError`) that no token refresh fixes and that hold
+ * for every file alike: the account is full, its traffic limit is reached, or the app may no longer write there.
+ * The circuit breaker stops the flow on them; its probe (or `connect`, `config set`, `resume`) starts it again.
+ */
 const ACCOUNT_WRITE_TAGS: Readonly<Record<string, string>> = {
   insufficient_space: 'dropbox-insufficient-space',
   team_folder_insufficient_space: 'dropbox-insufficient-space',
@@ -92,7 +97,39 @@ const ACCOUNT_WRITE_TAGS: Readonly<Record<string, string>> = {
   access_restricted: 'dropbox-no-write-permission',
 };
 
+/**
+ * Refusals of this one file that the rules did not foresee: `blocked` (the DLQ at once, with the reason). From
+ * `WriteError`: `malformed_path`, `disallowed_name`, `conflict` (`file`, `folder`, `file_ancestor`: "There's a file
+ * at an ancestor path, so we couldn't create the required parent folders"), `team_folder`, `operation_suppressed`
+ * ("This file operation is not allowed at this path"); from `UploadError` / `UploadSessionFinishError`:
+ * `payload_too_large`, `encryption_not_supported`, `too_many_shared_folder_targets`, `properties_error`; from
+ * `LookupError`: `restricted_content`, `not_file`, `not_folder`.
+ */
+const BLOCKED_TAGS: Readonly<Record<string, string>> = {
+  disallowed_name: 'dropbox-disallowed-name',
+  malformed_path: 'dropbox-malformed-path',
+  conflict: 'dropbox-path-conflict',
+  payload_too_large: 'dropbox-payload-too-large',
+  team_folder: 'dropbox-operation-refused',
+  operation_suppressed: 'dropbox-operation-refused',
+  encryption_not_supported: 'dropbox-operation-refused',
+  too_many_shared_folder_targets: 'dropbox-operation-refused',
+  properties_error: 'dropbox-operation-refused',
+  restricted_content: 'dropbox-restricted-content',
+  not_file: 'dropbox-path-conflict',
+  not_folder: 'dropbox-path-conflict',
+};
+
 const SESSION_TAGS = new Set(['lookup_failed', 'not_found', 'closed', 'not_closed', 'too_large']);
+
+/**
+ * The 401 `AuthError` tags (auth.stone) a fresh access token fixes: the client refreshes once and calls again. Any
+ * other 401 (`user_suspended`, `missing_scope`, `invalid_select_user`, `route_access_denied`, …) is account-wide.
+ */
+export const TOKEN_REFUSED_TAGS: ReadonlySet<string> = new Set([
+  'expired_access_token',
+  'invalid_access_token',
+]);
 
 function classifyRouteError(tags: readonly string[]): Classification {
   const has = (tag: string): boolean => tags.includes(tag);
@@ -103,21 +140,21 @@ function classifyRouteError(tags: readonly string[]): Classification {
     const code = ACCOUNT_WRITE_TAGS[tag];
     if (code !== undefined) return { kind: 'account', code, retryable: false };
   }
-  if (has('disallowed_name')) return { kind: 'permanent', code: 'dropbox-disallowed-name', retryable: false };
-  if (has('malformed_path')) return { kind: 'permanent', code: 'dropbox-malformed-path', retryable: false };
   // Data corrupted on the way: sending the same bytes again is the fix.
   if (has('content_hash_mismatch'))
     return { kind: 'transient', code: 'dropbox-hash-mismatch', retryable: true };
   if (has('incorrect_offset'))
     return { kind: 'transient', code: 'dropbox-incorrect-offset', retryable: false };
-  if (has('payload_too_large'))
-    return { kind: 'permanent', code: 'dropbox-payload-too-large', retryable: false };
   if (tags[0] !== undefined && SESSION_TAGS.has(tags[0])) {
     return { kind: 'transient', code: 'dropbox-upload-session', retryable: false };
   }
-  if (has('conflict')) return { kind: 'permanent', code: 'dropbox-conflict', retryable: false };
+  for (const tag of tags) {
+    const code = BLOCKED_TAGS[tag];
+    if (code !== undefined) return { kind: 'blocked', code, retryable: false };
+  }
   if (tags[0] === 'path' && has('not_found'))
-    return { kind: 'permanent', code: 'dropbox-not-found', retryable: false };
+    return { kind: 'blocked', code: 'dropbox-not-found', retryable: false };
+  // A tag this code does not know: maybe passing, so the queue's retries, then the DLQ with its summary.
   return { kind: 'transient', code: 'dropbox-route-error', retryable: false };
 }
 
@@ -168,9 +205,21 @@ export function classifyErrorResponse(
     });
   }
   if (status === 409) return new DropboxApiError({ ...base, ...classifyRouteError(tags) });
-  if (status === 401)
+  if (status === 401) {
+    // An expired or refused access token: the client refreshes and calls again once. Coming back after that, it is
+    // transient (the queue retries), never account-wide: a token that dies early must not stop the whole flow.
+    if (tags.some((tag) => TOKEN_REFUSED_TAGS.has(tag))) {
+      return new DropboxApiError({
+        ...base,
+        kind: 'transient',
+        code: 'dropbox-token-refused',
+        retryable: false,
+      });
+    }
     return new DropboxApiError({ ...base, kind: 'account', code: 'dropbox-auth', retryable: false });
+  }
   if (status === 403) {
+    // AccessError (auth.stone): the account or team may not use this route any more; only a person fixes that.
     return new DropboxApiError({ ...base, kind: 'account', code: 'dropbox-access-denied', retryable: false });
   }
   if (status === 422) {
@@ -182,7 +231,9 @@ export function classifyErrorResponse(
     });
   }
   if (status === 400) {
-    return new DropboxApiError({ ...base, kind: 'permanent', code: 'dropbox-bad-request', retryable: false });
+    // "Bad input parameter" (a plain-text body): Dropbox refused this request as written, e.g. a path its pattern
+    // rejects. Blocked: the DLQ with its reason, never a silent skip.
+    return new DropboxApiError({ ...base, kind: 'blocked', code: 'dropbox-bad-request', retryable: false });
   }
   return new DropboxApiError({
     ...base,

@@ -149,7 +149,7 @@ describe('DropboxClient.upload in a commit group', () => {
     expect(committedFile(results[0]).pathDisplay).toBe('/Batch/Fine.pdf');
     expect(results[1]).toMatchObject({
       status: 'rejected',
-      reason: { kind: 'permanent', code: 'dropbox-disallowed-name' },
+      reason: { kind: 'blocked', code: 'dropbox-disallowed-name' },
     });
     expect(results[2]).toMatchObject({
       status: 'rejected',

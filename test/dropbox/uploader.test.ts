@@ -447,8 +447,8 @@ describe('DropboxClient.upload under faults', () => {
 
 describe('DropboxClient.upload errors that are not retried', () => {
   it.each([
-    ['/Ticket Files/desktop.ini', 'permanent', 'dropbox-disallowed-name', /^path\/disallowed_name\//],
-    ['/Ticket Files/bad//name.pdf', 'permanent', 'dropbox-malformed-path', /^path\/malformed_path\//],
+    ['/Ticket Files/desktop.ini', 'blocked', 'dropbox-disallowed-name', /^path\/disallowed_name\//],
+    ['/Ticket Files/bad//name.pdf', 'blocked', 'dropbox-malformed-path', /^path\/malformed_path\//],
   ])('surfaces %s with Dropbox error_summary after one call', async (path, kind, code, summary) => {
     // Prepare
     const client = clientFor(fixture.emulator);
