@@ -15,10 +15,15 @@ export class CommitGroup {
   #apart = 0;
   #queued = 0;
   #flushing = false;
+  readonly #commitSignal: AbortSignal | undefined;
 
-  /** `ids` are the records' ids (SQS message ids) in the batch's order. */
-  constructor(ids: readonly string[]) {
+  /**
+   * `ids` are the records' ids (SQS message ids) in the batch's order; `commitSignal` bounds the queued commits (the
+   * invocation's final deadline).
+   */
+  constructor(ids: readonly string[], options: { readonly commitSignal?: AbortSignal | undefined } = {}) {
     this.#ids = ids;
+    this.#commitSignal = options.commitSignal;
   }
 
   /** Members that have not finished yet. */
@@ -41,6 +46,7 @@ export class CommitGroup {
     return {
       group,
       index,
+      commitSignal: this.#commitSignal,
       get othersRunning() {
         return group.running - (left ? 0 : 1);
       },

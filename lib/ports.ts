@@ -32,19 +32,19 @@ export interface ByteRange {
 
 /** Read access to the bucket the ticket system writes to. */
 export interface ObjectStore {
-  /** `HeadObject`; `null` when the object does not exist (404). */
-  headObject(bucket: string, key: string): Promise<ObjectHead | null>;
+  /** `HeadObject`; `null` when the object does not exist (404). `signal` aborts the call (the deadline). */
+  headObject(bucket: string, key: string, signal?: AbortSignal): Promise<ObjectHead | null>;
   /** `GetObjectTagging`; `null` when the object does not exist (404). */
-  getObjectTags(bucket: string, key: string): Promise<Record<string, string> | null>;
-  /**
-   * `GetObject` pinned to an ETag (`IfMatch`), optionally for a range. Throws a permanent `SyncError` with code
-   * `superseded` when the ETag no longer matches, `object-missing` when the object is gone.
-   */
+  getObjectTags(bucket: string, key: string, signal?: AbortSignal): Promise<Record<string, string> | null>;
   /**
    * The object's earlier versions (newest first; empty when the bucket keeps none or the store cannot list them).
    * Lets the sync tell an earlier export of the same object from another object's file at the same path.
    */
-  listEarlierVersions(bucket: string, key: string): Promise<readonly ObjectVersion[]>;
+  listEarlierVersions(bucket: string, key: string, signal?: AbortSignal): Promise<readonly ObjectVersion[]>;
+  /**
+   * `GetObject` pinned to an ETag (`IfMatch`), optionally for a range. Throws a permanent `SyncError` with code
+   * `superseded` when the ETag no longer matches, `object-missing` when the object is gone.
+   */
   openObject(
     bucket: string,
     key: string,
@@ -115,6 +115,11 @@ export interface CommitGroupMember {
   readonly index: number;
   /** Members other than this one that have not finished yet. */
   readonly othersRunning: number;
+  /**
+   * What bounds the commits this member queues: the invocation's final deadline, later than the work deadline, so
+   * that a commit queued before the work deadline is still sent when another member hangs until it.
+   */
+  readonly commitSignal?: AbortSignal | undefined;
   /**
    * The member queued work on `committer` and waits for it: resolves or rejects as `settled` does, which the
    * committer settles when the group flushes it.

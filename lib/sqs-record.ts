@@ -4,6 +4,7 @@
  */
 import type { CommitGroup } from './commit-group.ts';
 import { errorMessage, isAbortError, isSyncError } from './errors.ts';
+import type { InvocationDeadlines } from './invocation.ts';
 import type { SyncLog, SyncMetrics } from './observability.ts';
 import { backoffDelayMs, nextDelayMs } from './retry.ts';
 import { MalformedEventError, parseS3Message } from './s3-event.ts';
@@ -21,7 +22,8 @@ export interface QueueRecord {
 
 /** Puts a failed record back on the queue after a delay of its own (`ChangeMessageVisibility`). */
 export interface RetryScheduler {
-  deferRetry(record: QueueRecord, delaySeconds: number): Promise<void>;
+  /** `signal` bounds the call (the invocation's final deadline). */
+  deferRetry(record: QueueRecord, delaySeconds: number, signal?: AbortSignal): Promise<void>;
 }
 
 /** What {@link processQueueRecord} needs. */
@@ -128,16 +130,17 @@ function logOutcome(deps: RecordDeps, outcome: SyncOutcome, messageId: string, d
 
 /**
  * Processes one record. Resolves with its outcomes when every S3 event in it is exported or skipped; rejects with a
- * {@link RecordFailedError} after scheduling the record's retry when any of them failed.
+ * {@link RecordFailedError} after scheduling the record's retry when any of them failed. The work stops at
+ * `deadlines.work`; the retry delay is set before `deadlines.final`.
  */
 export async function processQueueRecord(
   record: QueueRecord,
   deps: RecordDeps,
-  signal?: AbortSignal,
+  deadlines?: InvocationDeadlines,
 ): Promise<SyncOutcome[]> {
   const member = deps.commitGroup?.member(record.messageId);
   try {
-    return await processMessage(record, member === undefined ? deps : { ...deps, batch: member }, signal);
+    return await processMessage(record, member === undefined ? deps : { ...deps, batch: member }, deadlines);
   } finally {
     // The group commits once every record still running has queued a commit or finished: this one has finished.
     member?.leave();
@@ -147,8 +150,9 @@ export async function processQueueRecord(
 async function processMessage(
   record: QueueRecord,
   deps: RecordDeps,
-  signal: AbortSignal | undefined,
+  deadlines: InvocationDeadlines | undefined,
 ): Promise<SyncOutcome[]> {
+  const signal = deadlines?.work;
   const receiveCount = Number(record.attributes?.ApproximateReceiveCount ?? '1') || 1;
   let parsed: ReturnType<typeof parseS3Message>;
   try {
@@ -211,7 +215,7 @@ async function processMessage(
       }
       const kind =
         isAbortError(error) || signal?.aborted ? 'aborted' : isSyncError(error) ? error.kind : 'transient';
-      const code = isSyncError(error) ? error.code : kind === 'aborted' ? 'deadline' : 'unexpected-error';
+      const code = kind === 'aborted' ? 'deadline' : isSyncError(error) ? error.code : 'unexpected-error';
       const delaySeconds = retryDelaySeconds(
         signal?.aborted ? signal.reason : error,
         receiveCount,
@@ -241,7 +245,7 @@ async function processMessage(
         retryInSeconds: delaySeconds,
       });
       try {
-        await deps.retries.deferRetry(record, delaySeconds);
+        await deps.retries.deferRetry(record, delaySeconds, deadlines?.final);
       } catch (deferError) {
         // The record still fails and comes back after the queue's own visibility timeout.
         deps.log.warn('could not set the retry delay', {

@@ -19,7 +19,7 @@ import type { DropboxCredentials, Settings } from './settings.ts';
 export interface SyncDeps {
   readonly objects: ObjectStore;
   /** The current settings (cached by the caller). Throws `InvalidSettingsError` for a bad value. */
-  readonly loadSettings: () => Promise<Settings>;
+  readonly loadSettings: (signal?: AbortSignal) => Promise<Settings>;
   /** The Dropbox target for these credentials (reused across calls by the caller). */
   readonly dropboxFor: (credentials: DropboxCredentials) => DropboxTarget;
   /** The record's member of its invocation's commit group: small files then commit in one batch. */
@@ -82,8 +82,9 @@ async function earlierExportRev(
   deps: SyncDeps,
   event: S3ObjectEvent,
   existing: DropboxFile,
+  signal: AbortSignal | undefined,
 ): Promise<string | undefined> {
-  const versions = await deps.objects.listEarlierVersions(event.bucket, event.key);
+  const versions = await deps.objects.listEarlierVersions(event.bucket, event.key, signal);
   const match = versions.find(
     (version) =>
       version.size === existing.size &&
@@ -102,11 +103,11 @@ export async function syncObjectEvent(
   deps: SyncDeps,
   signal?: AbortSignal,
 ): Promise<SyncOutcome> {
-  const settings = await deps.loadSettings();
+  const settings = await deps.loadSettings(signal);
   let expectedETag = event.eTag;
   for (let round = 0; ; round += 1) {
     signal?.throwIfAborted();
-    const head = await deps.objects.headObject(event.bucket, event.key);
+    const head = await deps.objects.headObject(event.bucket, event.key, signal);
     if (!head)
       return skip(event, 'object-missing', 'The object no longer exists in S3 (deleted after its event)');
     if (expectedETag !== undefined && expectedETag !== '' && head.eTag !== expectedETag) {
@@ -114,7 +115,7 @@ export async function syncObjectEvent(
         size: head.size,
       });
     }
-    const tags = await deps.objects.getObjectTags(event.bucket, event.key);
+    const tags = await deps.objects.getObjectTags(event.bucket, event.key, signal);
     if (!tags)
       return skip(event, 'object-missing', 'The object no longer exists in S3 (deleted after its event)');
 
@@ -148,7 +149,7 @@ export async function syncObjectEvent(
     }
     const replaceRev =
       existing && settings.rules.onConflict === 'rename'
-        ? await earlierExportRev(deps, event, existing)
+        ? await earlierExportRev(deps, event, existing, signal)
         : undefined;
 
     const pinned = head.eTag;
@@ -170,7 +171,11 @@ export async function syncObjectEvent(
       signal,
     });
 
-    const after = await deps.objects.headObject(event.bucket, event.key);
+    // Past the deadline the file is committed all the same: it is reported exported rather than failed.
+    const after = await deps.objects.headObject(event.bucket, event.key, signal).catch((error: unknown) => {
+      if (signal?.aborted) return null;
+      throw error;
+    });
     if (after && after.eTag !== head.eTag && round + 1 < MAX_VERSION_ROUNDS) {
       // A newer version landed while this one was uploading: export it too, so the newest always wins.
       expectedETag = after.eTag;

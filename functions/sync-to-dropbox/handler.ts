@@ -15,6 +15,8 @@ import { createSettingsLoader } from '../../lib/aws/settings-store.ts';
 import { createSqsRetryScheduler } from '../../lib/aws/sqs-retry-scheduler.ts';
 import { CommitGroup } from '../../lib/commit-group.ts';
 import { DEFAULT_UPLOAD_TUNING, getDropboxClient, type UploadTuning } from '../../lib/dropbox/client.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { answerBy, BatchProgress, createInvocationDeadlines } from '../../lib/invocation.ts';
 import { createLogger, createMetrics, createSyncMetrics } from '../../lib/powertools.ts';
 import { processQueueRecord, type RecordDeps, type RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
@@ -23,7 +25,7 @@ import type { SyncOutcome } from '../../lib/sync.ts';
 export interface HandlerDeps extends Omit<RecordDeps, 'log' | 'metrics'> {
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Time kept back before the Lambda timeout to report unfinished records as failed. @default 10000 */
+  /** Time kept back before the Lambda timeout for the records' bookkeeping (lib/invocation.ts). @default 10000 */
   readonly deadlineMarginMs?: number;
   /** The small files of one batch commit together (one `finish_batch_v2`) rather than one by one. @default true */
   readonly batchCommits?: boolean;
@@ -62,7 +64,7 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
     logger,
     metrics,
     objects: createS3ObjectStore(createS3Client({ env })),
-    loadSettings: () => settings.load(),
+    loadSettings: (signal) => settings.load(signal),
     dropboxFor: (credentials) =>
       getDropboxClient({
         credentials,
@@ -86,29 +88,39 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
 export function createHandler(deps: HandlerDeps) {
   const recordDeps: RecordDeps = { ...deps, log: deps.logger, metrics: createSyncMetrics(deps.metrics) };
   const margin = deps.deadlineMarginMs ?? 10_000;
-  return middy<SQSEvent, SQSBatchResponse, Error, Context>({ timeoutEarlyInMillis: 1000 })
+  // middy's early timeout would throw, failing the whole batch: the handler answers by its own final deadline.
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>({ timeoutEarlyInMillis: 0 })
     .use(injectLambdaContext(deps.logger))
     .use(logMetrics(deps.metrics))
-    .handler(async (event, context, { signal }) => {
-      const remaining = context.getRemainingTimeInMillis?.() ?? 15 * 60_000;
-      // Stop before middy's own early timeout so unfinished records are reported as failed, not the whole batch.
-      const deadline = AbortSignal.any([signal, AbortSignal.timeout(Math.max(1000, remaining - margin))]);
+    .handler(async (event, context) => {
+      const deadlines = createInvocationDeadlines(
+        context.getRemainingTimeInMillis?.() ?? 15 * 60_000,
+        margin,
+      );
       deps.metrics.addMetric('RecordsReceived', MetricUnit.Count, event.Records.length);
+      const ids = event.Records.map((record) => record.messageId);
+      const progress = new BatchProgress(ids);
       const processor = new BatchProcessor(EventType.SQS);
       // Records run in parallel; those with a small file commit it together, once all of them got that far.
       const batchDeps: RecordDeps =
         deps.batchCommits === false
           ? recordDeps
-          : { ...recordDeps, commitGroup: new CommitGroup(event.Records.map((record) => record.messageId)) };
-      return processPartialResponse(
+          : { ...recordDeps, commitGroup: new CommitGroup(ids, { commitSignal: deadlines.final }) };
+      const processing = processPartialResponse(
         event,
-        (record: SQSRecord) => processQueueRecord(record, batchDeps, deadline),
-        processor,
-        {
-          context,
-          throwOnFullBatchFailure: false,
+        async (record: SQSRecord) => {
+          const outcomes = await processQueueRecord(record, batchDeps, deadlines);
+          progress.markDone(record.messageId);
+          return outcomes;
         },
-      );
+        processor,
+        { context, throwOnFullBatchFailure: false },
+      ).catch((error: unknown) => {
+        // Never the whole batch: whatever went wrong around the records, the ones done stay done.
+        deps.logger.error('batch processing failed', { error: errorMessage(error) });
+        return progress.answer();
+      });
+      return answerBy(processing, deadlines.final, () => progress.answer());
     });
 }
 

@@ -2,6 +2,10 @@
  * AWS SDK clients, configured the same way for the function, the CLI and the local stack. Endpoints come from the
  * SDK's standard variables (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL`),
  * read from `options.env` so that an embedded local stack can pass its own; unset, the SDK resolves AWS's endpoints.
+ *
+ * Every client is bounded: a connection that is not up within {@link DEFAULT_AWS_TIMEOUTS}`.connectionMs` and a
+ * request without an answer (or a socket idle) for `requestMs` fail with a `TimeoutError`, which the SDK retries
+ * like any network error, and every call of the sync also carries the invocation's deadline as its `abortSignal`.
  */
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -10,8 +14,68 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 /** Options shared by the client factories. */
 export interface AwsClientOptions {
   readonly region?: string | undefined;
-  /** The environment to read custom endpoints from. @default process.env */
+  /** The environment to read custom endpoints and timeouts from. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+}
+
+/** The bounds of one AWS call. */
+export interface AwsTimeouts {
+  /** Until the TCP (and TLS) connection is up. */
+  readonly connectionMs: number;
+  /** Until the response headers arrive, and the longest a socket may stay idle while a body streams. */
+  readonly requestMs: number;
+}
+
+/**
+ * The defaults: S3, SSM and SQS answer in milliseconds; 30 s leaves room for SQS long polls (at most 20 s) and for
+ * a slow first byte of a large GetObject. `AWS_CONNECTION_TIMEOUT_MS` and `AWS_REQUEST_TIMEOUT_MS` override them
+ * (tests shorten them).
+ */
+export const DEFAULT_AWS_TIMEOUTS: AwsTimeouts = { connectionMs: 3000, requestMs: 30_000 };
+
+function positive(value: string | undefined, fallback: number): number {
+  const parsed = Number(value);
+  return value !== undefined && value.trim() !== '' && Number.isFinite(parsed) && parsed > 0
+    ? parsed
+    : fallback;
+}
+
+/** The timeouts in force for an environment. */
+export function resolveAwsTimeouts(env: NodeJS.ProcessEnv = process.env): AwsTimeouts {
+  return {
+    connectionMs: positive(env.AWS_CONNECTION_TIMEOUT_MS, DEFAULT_AWS_TIMEOUTS.connectionMs),
+    requestMs: positive(env.AWS_REQUEST_TIMEOUT_MS, DEFAULT_AWS_TIMEOUTS.requestMs),
+  };
+}
+
+/**
+ * The `requestHandler` option of any SDK v3 client (the `NodeHttpHandler`'s options, which the client turns into
+ * its handler): connection timeout, request timeout that throws (without `throwOnRequestTimeout` the handler only
+ * logs a warning), and a socket idle timeout that bounds a streamed body.
+ */
+export function boundedRequestHandler(env: NodeJS.ProcessEnv = process.env) {
+  const timeouts = resolveAwsTimeouts(env);
+  return {
+    connectionTimeout: timeouts.connectionMs,
+    requestTimeout: timeouts.requestMs,
+    throwOnRequestTimeout: true,
+    socketTimeout: timeouts.requestMs,
+  };
+}
+
+/**
+ * The shared part of every client's configuration: region, the service's custom endpoint when the environment
+ * names one, and the bounded request handler. For clients the project has no factory for (Lambda, DynamoDB, …).
+ */
+export function awsClientConfig(endpointVariable: string | undefined, options: AwsClientOptions = {}) {
+  const env = options.env ?? process.env;
+  const endpoint =
+    (endpointVariable === undefined ? undefined : env[endpointVariable]) ?? env.AWS_ENDPOINT_URL;
+  return {
+    region: options.region,
+    ...(endpoint ? { endpoint } : {}),
+    requestHandler: boundedRequestHandler(env),
+  };
 }
 
 /**
@@ -20,12 +84,9 @@ export interface AwsClientOptions {
  * default flexible checksums (aws-chunked encoding) corrupted.
  */
 export function createS3Client(options: AwsClientOptions = {}): S3Client {
-  const env = options.env ?? process.env;
-  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
-  const config: S3ClientConfig = { region: options.region };
-  if (endpoint) {
+  const config: S3ClientConfig = awsClientConfig('AWS_ENDPOINT_URL_S3', options);
+  if (config.endpoint) {
     Object.assign(config, {
-      endpoint,
       forcePathStyle: true,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -36,18 +97,10 @@ export function createS3Client(options: AwsClientOptions = {}): S3Client {
 
 /** An SSM client. */
 export function createSsmClient(options: AwsClientOptions = {}): SSMClient {
-  const env = options.env ?? process.env;
-  return new SSMClient({
-    region: options.region,
-    endpoint: env.AWS_ENDPOINT_URL_SSM ?? env.AWS_ENDPOINT_URL,
-  });
+  return new SSMClient(awsClientConfig('AWS_ENDPOINT_URL_SSM', options));
 }
 
 /** An SQS client. */
 export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
-  const env = options.env ?? process.env;
-  return new SQSClient({
-    region: options.region,
-    endpoint: env.AWS_ENDPOINT_URL_SQS ?? env.AWS_ENDPOINT_URL,
-  });
+  return new SQSClient(awsClientConfig('AWS_ENDPOINT_URL_SQS', options));
 }

@@ -50,9 +50,11 @@ function translateS3Error(error: unknown, operation: string, bucket: string, key
 /** Builds an {@link ObjectStore} on an S3 client. */
 export function createS3ObjectStore(s3: S3Client): ObjectStore {
   return {
-    async headObject(bucket, key): Promise<ObjectHead | null> {
+    async headObject(bucket, key, signal): Promise<ObjectHead | null> {
       try {
-        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), {
+          abortSignal: signal,
+        });
         return {
           eTag: stripETag(head.ETag),
           size: head.ContentLength ?? 0,
@@ -66,9 +68,11 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
       }
     },
 
-    async getObjectTags(bucket, key) {
+    async getObjectTags(bucket, key, signal) {
       try {
-        const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }));
+        const tagging = await s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: key }), {
+          abortSignal: signal,
+        });
         const tags: Record<string, string> = {};
         for (const tag of tagging.TagSet ?? []) {
           if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? '';
@@ -80,7 +84,7 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
       }
     },
 
-    async listEarlierVersions(bucket, key): Promise<readonly ObjectVersion[]> {
+    async listEarlierVersions(bucket, key, signal): Promise<readonly ObjectVersion[]> {
       const versions: ObjectVersion[] = [];
       let keyMarker: string | undefined;
       let versionIdMarker: string | undefined;
@@ -95,6 +99,7 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
               VersionIdMarker: versionIdMarker,
               MaxKeys: 100,
             }),
+            { abortSignal: signal },
           );
           for (const version of listing.Versions ?? []) {
             if (version.Key !== key || version.IsLatest || !version.VersionId) continue;

@@ -5,6 +5,7 @@
 import { GetParametersByPathCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import { SyncError } from '../errors.ts';
 import { parseSettings, type RawSettings, type Settings } from '../settings.ts';
+import { raceSignal } from '../signals.ts';
 
 /** Normalises an instance path to `/a/b/` form. */
 export function normaliseSettingsPath(path: string): string {
@@ -56,7 +57,11 @@ export interface SettingsLoaderOptions {
 
 /** Loads settings at most once per TTL; concurrent callers share one read. */
 export interface SettingsLoader {
-  load(): Promise<Settings>;
+  /**
+   * The settings, read at most once per TTL. Concurrent callers share one read, bounded by the SSM client's own
+   * timeouts; each caller stops waiting when its `signal` (its invocation's deadline) aborts.
+   */
+  load(signal?: AbortSignal): Promise<Settings>;
   /** How many times SSM was read (for logs and tests). */
   readonly reads: number;
 }
@@ -89,11 +94,12 @@ export function createSettingsLoader(options: SettingsLoaderOptions): SettingsLo
     get reads() {
       return reads;
     },
-    async load() {
+    async load(signal) {
+      signal?.throwIfAborted();
       if (!cached || now() - cached.at >= options.ttlMs) {
         cached = { at: now(), raw: fetchRaw() };
       }
-      return parseSettings(await cached.raw);
+      return parseSettings(await raceSignal(cached.raw, signal));
     },
   };
 }

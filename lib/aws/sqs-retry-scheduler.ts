@@ -16,7 +16,7 @@ export function queueUrlFromArn(arn: string): string {
  */
 export function createSqsRetryScheduler(sqs: SQSClient, queueUrl: string | undefined): RetryScheduler {
   return {
-    async deferRetry(record: QueueRecord, delaySeconds) {
+    async deferRetry(record: QueueRecord, delaySeconds, signal) {
       const url = queueUrl ?? (record.eventSourceARN ? queueUrlFromArn(record.eventSourceARN) : undefined);
       if (!url) throw new Error('No queue URL: set QUEUE_URL');
       await sqs.send(
@@ -25,6 +25,7 @@ export function createSqsRetryScheduler(sqs: SQSClient, queueUrl: string | undef
           ReceiptHandle: record.receiptHandle,
           VisibilityTimeout: delaySeconds,
         }),
+        { abortSignal: signal },
       );
     },
   };

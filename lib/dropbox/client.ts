@@ -376,7 +376,8 @@ export class DropboxClient implements DropboxTarget {
           );
           this.#committers.set(member.group, committer);
         }
-        return committer.commit(member, entry, signal);
+        // Bounded by the group's commit signal: a commit queued before the work deadline is sent after it too.
+        return committer.commit(member, entry, member.commitSignal ?? signal);
       },
       getFileMetadata: (path, signal) => this.getFileMetadata(path, signal),
     };

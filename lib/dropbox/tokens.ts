@@ -4,7 +4,11 @@
  * every caller shares the one in-flight refresh.
  */
 import { parseRetryAfter } from '../retry.ts';
+import { raceSignal } from '../signals.ts';
 import { createNetworkError, DropboxApiError, detectNetworkFailure } from './errors.ts';
+
+/** Re-exported for the modules that took it from here. */
+export { raceSignal };
 
 /** Options of an {@link AccessTokenSource}. */
 export interface AccessTokenSourceOptions {
@@ -32,26 +36,6 @@ const MAX_MARGIN_MS = 300_000;
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Resolves with `promise`, or rejects with the signal's reason as soon as `signal` aborts. */
-export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (signal === undefined) return promise;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** Access tokens for one app key and refresh token; a refresh shared by all concurrent callers. */

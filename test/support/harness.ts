@@ -60,15 +60,22 @@ export interface Harness {
 
 /** Starts a harness on a fresh local stack in a temporary folder. */
 export async function startHarness(
-  options: Partial<LocalStackOptions> & { readonly settings?: Record<string, string> } = {},
+  options: Partial<LocalStackOptions> & {
+    readonly settings?: Record<string, string>;
+    /** More of the function's environment (`UPLOAD_BATCH_COMMITS`, `AWS_REQUEST_TIMEOUT_MS`, …). */
+    readonly functionEnv?: Record<string, string>;
+  } = {},
 ): Promise<Harness> {
   // The function's JSON log lines would drown the test report; outcomes and failures are asserted instead.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const dir = mkdtempSync(join(tmpdir(), 'tds-'));
+  // The stack sets its endpoints in process.env; they are put back on close, so that the next harness of the same
+  // test file starts its own emulators instead of reaching for this one's (closed) Dropbox endpoint.
+  const savedEnv = { ...process.env };
   const stack = await startLocalStack({ ...options, dir, poll: false, initialSettings: options.settings });
   const outcomes: SyncOutcome[] = [];
   const failures: RecordFailure[] = [];
-  const env = { ...process.env, ...stack.env, SETTINGS_CACHE_TTL_SECONDS: '0' };
+  const env = { ...process.env, ...stack.env, SETTINGS_CACHE_TTL_SECONDS: '0', ...options.functionEnv };
   const handler = createHandler(
     runtimeDeps({
       env,
@@ -189,6 +196,11 @@ export async function startHarness(
     },
     async close() {
       await stack.close();
+      for (const name of Object.keys(stack.env)) {
+        const saved = savedEnv[name];
+        if (saved === undefined) delete process.env[name];
+        else process.env[name] = saved;
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

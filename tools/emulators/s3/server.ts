@@ -25,6 +25,8 @@
  *   (the project's S3 client does so for custom endpoints); the proxy accepts both.
  * - Any credentials: the proxy drops the signature (s3rver knows only its own `S3RVER` key and does not verify
  *   SigV4 anyway). Path-style addressing only (`forcePathStyle: true`).
+ * - A fault for tests and the soak ({@link LocalS3.setFaults}): requests of the named operations on keys that
+ *   contain a marker are never answered (a hung call), until the client gives up or the proxy closes.
  *
  * Bodies are streamed both ways (a 5 GiB upload is never buffered); headers (`x-amz-meta-*`, `Range`, …) and status
  * codes pass through. s3rver has no versioning: each write replaces the object and its ETag is the content's MD5,
@@ -66,6 +68,16 @@ export interface LocalS3 {
   readonly notifications: number;
   /** Every request served, in order (`action` is the S3 operation name, e.g. `PutObject`). */
   readonly calls: CallRecord[];
+  /** Replaces the faults in force (`{}` turns them off). */
+  setFaults(faults: S3Faults): void;
+  /** Requests left unanswered by the `hang` fault so far. */
+  readonly hungRequests: number;
+}
+
+/** Faults of the local S3. */
+export interface S3Faults {
+  /** Requests of these operations (`HeadObject`, `GetObjectTagging`, …) on keys containing `keyIncludes` hang. */
+  readonly hang?: { readonly actions: readonly string[]; readonly keyIncludes: string } | undefined;
 }
 
 /** Options of {@link startLocalS3}. */
@@ -260,6 +272,8 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const region = options.region ?? 'us-east-1';
   const pendingUploadTags = new Map<string, readonly ObjectTag[]>();
   const calls: CallRecord[] = [];
+  let faults: S3Faults = {};
+  let hungRequests = 0;
   let notifications = 0;
   let lastSequencer = 0n;
   const onNotifyError =
@@ -411,6 +425,13 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
                       ? 'DeleteObject'
                       : `${method}Object`;
     calls.push({ action, at: Date.now() });
+    const hang = faults.hang;
+    if (isObject && hang?.actions.includes(action) && key.includes(hang.keyIncludes)) {
+      // Never answered: only the client's own timeout or abort (or the proxy closing) ends the request.
+      hungRequests += 1;
+      request.resume();
+      return;
+    }
     if (isObject && key.split('/').some((segment) => segment === '.' || segment === '..')) {
       // s3rver maps keys to file paths: such a segment would collide with another key or leave its directory.
       sendError(
@@ -641,6 +662,12 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
     calls,
     get notifications() {
       return notifications;
+    },
+    get hungRequests() {
+      return hungRequests;
+    },
+    setFaults(next) {
+      faults = next;
     },
     close: async () => {
       await closeServer(server);
