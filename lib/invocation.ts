@@ -8,6 +8,7 @@
  * - at the final deadline the handler answers with the records done so far, whatever is still pending.
  */
 import type { SQSBatchResponse } from 'aws-lambda';
+import { withDeadline } from './deadline.ts';
 
 /** The two deadlines of an invocation, as abort signals. */
 export interface InvocationDeadlines {
@@ -28,7 +29,13 @@ export function createInvocationDeadlines(
 ): InvocationDeadlines {
   const finalMs = Math.max(500, remainingMs - finalMarginMs);
   const workMs = Math.min(finalMs, Math.max(1000, remainingMs - workMarginMs));
-  return { work: AbortSignal.timeout(workMs), final: AbortSignal.timeout(finalMs) };
+  // Their times go with the signals (lib/deadline.ts): a Dropbox Retry-After longer than what is left defers the
+  // record through the queue at once instead of waiting for the abort.
+  const now = Date.now();
+  return {
+    work: withDeadline(AbortSignal.timeout(workMs), now + workMs),
+    final: withDeadline(AbortSignal.timeout(finalMs), now + finalMs),
+  };
 }
 
 /** Which records of a batch are done, for an answer given before all of them are. */

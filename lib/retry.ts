@@ -1,8 +1,10 @@
 /**
  * The project's one retry policy: exponential backoff with full jitter, capped, honouring a server's
- * `Retry-After` when it gave one. Used by the Dropbox uploader (in-call retries) and by the sync function
- * (per-record queue visibility delays).
+ * `Retry-After` in full when it gave one. Used by the Dropbox uploader (in-call retries) and by the sync function
+ * (per-record queue visibility delays). A wait never runs past the deadline of the call's signal (lib/deadline.ts):
+ * the call gives up instead, and the queue brings the record back after the delay.
  */
+import { deadlineOf } from './deadline.ts';
 
 /** Shape of an exponential backoff. */
 export interface BackoffOptions {
@@ -26,8 +28,10 @@ export function backoffDelayMs(attempt: number, options: BackoffOptions): number
 }
 
 /**
- * The delay before the next try: the server's `Retry-After` when it gave one (never more than the cap),
- * else {@link backoffDelayMs}.
+ * The delay before the next try: the server's `Retry-After` when it gave one, in full (the cap bounds only our own
+ * backoff: Dropbox asks that no request is repeated before its `Retry-After` has passed, and counts early retries
+ * against the limit, https://developers.dropbox.com/dbx-performance-guide "API Rate Limits"), else
+ * {@link backoffDelayMs}.
  */
 export function nextDelayMs(
   attempt: number,
@@ -35,7 +39,7 @@ export function nextDelayMs(
   options: BackoffOptions,
 ): number {
   if (retryAfterMs !== undefined && Number.isFinite(retryAfterMs) && retryAfterMs >= 0) {
-    return Math.min(options.capMs, retryAfterMs);
+    return Math.ceil(retryAfterMs);
   }
   return backoffDelayMs(attempt, options);
 }
@@ -91,7 +95,11 @@ export interface RetryOptions extends BackoffOptions {
   readonly onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
 }
 
-/** Runs `fn` until it succeeds, a failure is classified as not retryable, or the tries run out. */
+/**
+ * Runs `fn` until it succeeds, a failure is classified as not retryable, or the tries run out. A failure whose wait
+ * would end after the deadline of `signal` (lib/deadline.ts) is thrown at once: waiting could only end in the
+ * deadline's abort, and the error keeps the server's `Retry-After` for the queue's delay.
+ */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
   for (let attempt = 0; ; attempt += 1) {
     try {
@@ -100,8 +108,48 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options:
       const decision = options.classify(error);
       if (!decision.retry || attempt + 1 >= options.maxAttempts || options.signal?.aborted) throw error;
       const delayMs = nextDelayMs(attempt, decision.retryAfterMs, options);
+      const deadline = deadlineOf(options.signal);
+      if (deadline !== undefined && Date.now() + delayMs >= deadline) throw error;
       options.onRetry?.(error, attempt + 1, delayMs);
       await sleep(delayMs, options.signal);
+    }
+  }
+}
+
+/**
+ * A "not before" time shared by every call to one server: after a `Retry-After`, no call of any caller starts
+ * before it has passed. Dropbox applies its rate limit per access token (per linked user or team) and its write
+ * lock per namespace, and counts a request sent early against the limit again
+ * (https://developers.dropbox.com/dbx-performance-guide, "API Rate Limits"), so one Dropbox client (one token, one
+ * path root) holds back its parallel chunk sends, its batch commits and every other record's calls together.
+ */
+export class NotBefore {
+  #at = 0;
+
+  /** The time (epoch milliseconds) before which no call starts; in the past when there is none. */
+  get at(): number {
+    return this.#at;
+  }
+
+  /** Moves the time out to `now + delayMs`; never earlier than it already is. */
+  defer(delayMs: number, now: number = Date.now()): void {
+    if (Number.isFinite(delayMs) && delayMs > 0) this.#at = Math.max(this.#at, now + Math.ceil(delayMs));
+  }
+
+  /** Milliseconds still to wait (0 when the time has passed). */
+  waitMs(now: number = Date.now()): number {
+    return Math.max(0, this.#at - now);
+  }
+
+  /**
+   * Resolves once the time has passed (it may move later meanwhile: the wait goes on). When the wait would end after
+   * the deadline of `signal`, it throws `tooLong(waitMs)` at once instead; an abort rejects with the signal's reason.
+   */
+  async wait(signal: AbortSignal | undefined, tooLong: (waitMs: number) => Error): Promise<void> {
+    for (let waitMs = this.waitMs(); waitMs > 0; waitMs = this.waitMs()) {
+      const deadline = deadlineOf(signal);
+      if (deadline !== undefined && Date.now() + waitMs >= deadline) throw tooLong(waitMs);
+      await sleep(waitMs, signal);
     }
   }
 }

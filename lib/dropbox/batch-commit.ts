@@ -7,6 +7,7 @@
  * Entries refused for lock contention are sent again after a backoff; every other failure goes to its own record.
  */
 import type { files } from 'dropbox';
+import { deadlineOf, withDeadline } from '../deadline.ts';
 import type { CommitGroupMember, GroupCommitter } from '../ports.ts';
 import { type BackoffOptions, nextDelayMs, sleep } from '../retry.ts';
 import type { DropboxApiError } from './errors.ts';
@@ -57,13 +58,18 @@ interface Queued {
   reject(error: unknown): void;
 }
 
-/** An abort signal that fires once every signal of `signals` has; `undefined` when one of them is absent. */
+/**
+ * An abort signal that fires once every signal of `signals` has; `undefined` when one of them is absent. Its deadline
+ * (lib/deadline.ts) is the latest of theirs, when each has one.
+ */
 function abortWhenAll(signals: readonly (AbortSignal | undefined)[]): AbortSignal | undefined {
   const unique = [...new Set(signals)];
   if (unique.length === 0 || unique.some((signal) => signal === undefined)) return undefined;
   const present = unique.filter((signal): signal is AbortSignal => signal !== undefined);
   if (present.length === 1) return present[0];
   const controller = new AbortController();
+  const deadlines = present.map(deadlineOf);
+  if (deadlines.every((at) => at !== undefined)) withDeadline(controller.signal, Math.max(...deadlines));
   let remaining = present.length;
   for (const signal of present) {
     const onAbort = (): void => {

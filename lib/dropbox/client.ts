@@ -5,9 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { Dropbox, type DropboxRequestOptions, type DropboxResponse, type files, type users } from 'dropbox';
+import { remainingMs } from '../deadline.ts';
 import { isAbortError } from '../errors.ts';
 import type { DropboxFile, DropboxTarget, UploadRequest } from '../ports.ts';
-import { withRetry } from '../retry.ts';
+import { NotBefore, withRetry } from '../retry.ts';
 import type { DropboxCredentials } from '../settings.ts';
 import { type BatchEntryResult, FinishBatchCommitter, MIN_CONTENTION_ATTEMPTS } from './batch-commit.ts';
 import { BufferPool } from './buffer-pool.ts';
@@ -16,7 +17,7 @@ import {
   classifyEntryFailure,
   classifyErrorResponse,
   createNetworkError,
-  type DropboxApiError,
+  DropboxApiError,
   detectNetworkFailure,
   isDropboxApiError,
 } from './errors.ts';
@@ -121,6 +122,23 @@ function toAccount(account: users.FullAccount): DropboxAccount {
   };
 }
 
+/**
+ * A call that Dropbox's `Retry-After` keeps from starting before the deadline: it gives up at once, carrying the wait
+ * so that the queue brings its record back when Dropbox takes requests again (lib/sqs-record.ts).
+ */
+function rateLimitedPastDeadline(endpoint: string, waitMs: number, signal: AbortSignal | undefined) {
+  const left = Math.floor((remainingMs(signal) ?? 0) / 1000);
+  return new DropboxApiError({
+    endpoint,
+    status: 429,
+    kind: 'transient',
+    code: 'dropbox-rate-limited',
+    retryable: false,
+    retryAfterMs: waitMs,
+    detail: `Dropbox asked for no request in the next ${Math.ceil(waitMs / 1000)} s (Retry-After), past the deadline (${left} s left)`,
+  });
+}
+
 /** Dropbox names the root folder `""` in `list_folder`. */
 function toListPath(path: string): string {
   return path === '/' ? '' : path;
@@ -138,6 +156,8 @@ export class DropboxClient implements DropboxTarget {
   readonly #buffers: BufferPool;
   /** The `finish_batch_v2` committer of each commit group this client has seen (one per invocation). */
   readonly #committers = new WeakMap<object, FinishBatchCommitter>();
+  /** No call of this client (one token, one namespace) starts before Dropbox's last `Retry-After` has passed. */
+  readonly #notBefore = new NotBefore();
 
   constructor(options: DropboxClientOptions) {
     const baseFetch = options.fetch ?? createHttpTransport();
@@ -162,6 +182,11 @@ export class DropboxClient implements DropboxTarget {
   /** The tuning in force (defaults merged with overrides). */
   get tuning(): UploadTuning {
     return this.#tuning;
+  }
+
+  /** The time (epoch milliseconds) before which this client sends nothing, after a `Retry-After`. */
+  get notBefore(): number {
+    return this.#notBefore.at;
   }
 
   /** Token requests this client has sent (one per refresh, shared by concurrent calls). */
@@ -386,7 +411,9 @@ export class DropboxClient implements DropboxTarget {
 
   /**
    * One Dropbox call with the project's policies: a fresh token (refreshed once more when Dropbox refuses it), the
-   * path root (read again once after `422 invalid_root`), and retries of transient failures with backoff.
+   * path root (read again once after `422 invalid_root`), retries of transient failures with backoff, and the
+   * client's "not before" time: every try waits until Dropbox's last `Retry-After` (any call's) has passed, or gives
+   * up at once when that is past the signal's deadline.
    */
   async #call<T>(endpoint: string, send: Send<T>, options: CallOptions): Promise<T> {
     const { signal } = options;
@@ -396,6 +423,7 @@ export class DropboxClient implements DropboxTarget {
     const attempt = async (): Promise<T> => {
       for (;;) {
         signal?.throwIfAborted();
+        await this.#notBefore.wait(signal, (waitMs) => rateLimitedPastDeadline(endpoint, waitMs, signal));
         const token = await this.#tokens.get(signal);
         const pathRoot = options.pathRoot ? await this.#root.header(signal) : undefined;
         // Every data call carries its own content_hash, so the SDK's (broken) automatic hashing never runs.
@@ -406,6 +434,7 @@ export class DropboxClient implements DropboxTarget {
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
           const failure = translate(endpoint, error);
+          if (failure.retryAfterMs !== undefined) this.#notBefore.defer(failure.retryAfterMs);
           // Counted only once they succeed: a refresh or re-read that fails transiently is retried as the call is.
           if (isTokenRefused(failure) && !tokenRefreshed) {
             this.#tokens.invalidate(token);

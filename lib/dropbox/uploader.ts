@@ -14,6 +14,7 @@
  * reports for the committed file is checked against the one computed while reading, 4 MiB block by block, in order.
  */
 import type { files } from 'dropbox';
+import { anySignal } from '../deadline.ts';
 import { SyncError } from '../errors.ts';
 import type { ByteRange, CommitGroupMember, DropboxFile, UploadRequest } from '../ports.ts';
 import { withRetry } from '../retry.ts';
@@ -99,7 +100,7 @@ export interface UploadTuning {
   /** Tries per Dropbox call, the first included. */
   readonly maxAttempts: number;
   readonly backoffBaseMs: number;
-  /** Upper bound of one wait, `Retry-After` included. */
+  /** Upper bound of one backoff; Dropbox's `Retry-After` is always waited in full (lib/retry.ts). */
   readonly backoffCapMs: number;
 }
 
@@ -494,8 +495,7 @@ async function uploadConcurrentSession(
   });
   const digests: Uint8Array[] = new Array(Math.ceil(size / CONTENT_HASH_BLOCK_BYTES));
   const controller = new AbortController();
-  const signal =
-    request.signal === undefined ? controller.signal : AbortSignal.any([request.signal, controller.signal]);
+  const signal = anySignal([request.signal, controller.signal]) ?? controller.signal;
 
   /** Sends a piece that is in `data` (a pooled buffer), then gives the buffer back. */
   const appendPiece = async (piece: SessionPiece, data: Uint8Array, close: boolean): Promise<void> => {

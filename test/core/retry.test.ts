@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
+import { anySignal, deadlineOf, withDeadline } from '../../lib/deadline.ts';
 import { SyncError } from '../../lib/errors.ts';
-import { backoffDelayMs, nextDelayMs, parseRetryAfter, sleep, withRetry } from '../../lib/retry.ts';
+import {
+  backoffDelayMs,
+  NotBefore,
+  nextDelayMs,
+  parseRetryAfter,
+  sleep,
+  withRetry,
+} from '../../lib/retry.ts';
 import { retryDelaySeconds } from '../../lib/sqs-record.ts';
 
 describe('backoffDelayMs', () => {
@@ -21,9 +29,54 @@ describe('backoffDelayMs', () => {
 });
 
 describe('nextDelayMs', () => {
-  it("uses the server's Retry-After when given, capped", () => {
+  it("uses the server's Retry-After in full when given: the cap bounds only the backoff", () => {
     expect(nextDelayMs(0, 3000, { baseMs: 100, capMs: 10_000 })).toBe(3000);
-    expect(nextDelayMs(0, 60_000, { baseMs: 100, capMs: 10_000 })).toBe(10_000);
+    expect(nextDelayMs(0, 60_000, { baseMs: 100, capMs: 10_000 })).toBe(60_000);
+    expect(nextDelayMs(5, undefined, { baseMs: 100, capMs: 10_000, random: () => 0.999999 })).toBe(3200);
+  });
+});
+
+describe('NotBefore', () => {
+  it('only ever moves later, and waits until the latest time asked', async () => {
+    // Prepare
+    const gate = new NotBefore();
+    const now = Date.now();
+    gate.defer(80, now);
+    gate.defer(20, now);
+
+    // Act
+    const started = Date.now();
+    await gate.wait(undefined, () => new Error('not expected'));
+
+    // Assess
+    expect(gate.at).toBe(now + 80);
+    expect(Date.now()).toBeGreaterThanOrEqual(now + 80);
+    expect(Date.now() - started).toBeGreaterThan(0);
+    expect(gate.waitMs()).toBe(0);
+  });
+
+  it('gives up at once, with the wait, when the wait ends after the deadline of the signal', async () => {
+    // Prepare
+    const gate = new NotBefore();
+    gate.defer(30_000);
+    const signal = withDeadline(new AbortController().signal, Date.now() + 1000);
+
+    // Act
+    const error = await gate
+      .wait(
+        signal,
+        (waitMs) => new SyncError(`wait ${waitMs}`, { kind: 'transient', code: 'x', retryAfterMs: waitMs }),
+      )
+      .then(
+        () => undefined,
+        (failure: unknown) => failure,
+      );
+
+    // Assess
+    expect(error).toMatchObject({
+      code: 'x',
+      retryAfterMs: expect.toSatisfy((ms: number) => ms > 29_000 && ms <= 30_000),
+    });
   });
 });
 
@@ -78,11 +131,61 @@ describe('withRetry', () => {
     expect(calls).toBe(1);
   });
 
+  it('throws at once, without waiting, when the next wait would end after the deadline of the signal', async () => {
+    // Prepare
+    let calls = 0;
+    const signal = withDeadline(new AbortController().signal, Date.now() + 5000);
+    const rateLimited = new SyncError('429', {
+      kind: 'transient',
+      code: 'dropbox-rate-limited',
+      retryAfterMs: 60_000,
+    });
+
+    // Act
+    const error = await withRetry(
+      async () => {
+        calls += 1;
+        throw rateLimited;
+      },
+      {
+        maxAttempts: 5,
+        baseMs: 1,
+        capMs: 2,
+        signal,
+        classify: (failure) => ({ retry: true, retryAfterMs: (failure as SyncError).retryAfterMs }),
+      },
+    ).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+
+    // Assess
+    expect(error).toBe(rateLimited);
+    expect(calls).toBe(1);
+  });
+
   it('stops waiting when the signal aborts', async () => {
     const controller = new AbortController();
     const pending = sleep(60_000, controller.signal);
     controller.abort(new Error('deadline'));
     await expect(pending).rejects.toThrow('deadline');
+  });
+});
+
+describe('deadlines of signals', () => {
+  it('keeps the earliest deadline when signals are combined', () => {
+    // Prepare
+    const early = withDeadline(new AbortController().signal, 1000);
+    const late = withDeadline(new AbortController().signal, 5000);
+    const none = new AbortController().signal;
+
+    // Act
+    const combined = anySignal([late, none, early, undefined]);
+
+    // Assess
+    expect(deadlineOf(combined)).toBe(1000);
+    expect(deadlineOf(anySignal([none]))).toBeUndefined();
+    expect(anySignal([undefined])).toBeUndefined();
   });
 });
 
@@ -99,6 +202,15 @@ describe('retryDelaySeconds', () => {
       retryAfterMs: 42_000,
     });
     expect(retryDelaySeconds(error, 1)).toBe(42);
+  });
+
+  it('does not cut a Retry-After longer than the transient backoff cap short', () => {
+    const error = new SyncError('429', {
+      kind: 'transient',
+      code: 'dropbox-rate-limited',
+      retryAfterMs: 20 * 60_000,
+    });
+    expect(retryDelaySeconds(error, 1)).toBe(20 * 60);
   });
 
   it('backs off exponentially with the receive count otherwise, within the SQS limit', () => {

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { withDeadline } from '../../lib/deadline.ts';
 import {
   clearDropboxClientCache,
   DropboxClient,
@@ -147,6 +148,58 @@ describe('DropboxClient', () => {
         { endpoint: 'files/get_metadata', attempt: 2, delayMs: 15, code: 'dropbox-rate-limited' },
       ]);
       expect(callsTo(fixture.emulator.requestLog, 'files/get_metadata')).toHaveLength(3);
+    });
+
+    it("holds back every call of the client until Dropbox's Retry-After has passed", async () => {
+      // Prepare
+      fixture.emulator.setFaults({
+        rateLimitRequest: { route: 'files/get_metadata', nth: 1 },
+        retryAfterSeconds: 0.4,
+      });
+      const others: Promise<unknown>[] = [];
+      const client: DropboxClient = clientFor(fixture.emulator, {
+        upload: { maxAttempts: 3, backoffBaseMs: 5, backoffCapMs: 10 },
+        // Another call starts while the client knows it is rate-limited.
+        onRetry: () => others.push(client.listFolder('/')),
+      });
+
+      // Act
+      await client.getFileMetadata('/x.pdf');
+      await Promise.all(others);
+
+      // Assess
+      const log = fixture.emulator.requestLog;
+      const limited = log.filter((entry) => entry.fault === 'rate-limit');
+      expect(limited).toHaveLength(1);
+      const answeredAt = limited[0]?.endedAt ?? Number.NaN;
+      const [listing] = callsTo(log, 'files/list_folder');
+      expect(listing?.startedAt).toBeGreaterThanOrEqual(answeredAt + 400);
+      expect(callsTo(log, 'files/get_metadata').map((entry) => entry.status)).toEqual([429, 409]);
+    });
+
+    it('gives up at once, carrying the wait, when the Retry-After ends past the deadline of the signal', async () => {
+      // Prepare
+      fixture.emulator.setFaults({
+        rateLimitRequest: { route: 'files/get_metadata', nth: 1 },
+        retryAfterSeconds: 5,
+      });
+      const client = clientFor(fixture.emulator, {
+        upload: { maxAttempts: 6, backoffBaseMs: 5, backoffCapMs: 10 },
+      });
+      const deadline = () => withDeadline(new AbortController().signal, Date.now() + 1000);
+
+      // Act
+      const first = await rejection(client.getFileMetadata('/x.pdf', deadline()));
+      const second = await rejection(client.listFolder('/', { signal: deadline() }));
+
+      // Assess
+      expect(first).toMatchObject({ code: 'dropbox-rate-limited', kind: 'transient', retryAfterMs: 5000 });
+      expect(second).toMatchObject({
+        code: 'dropbox-rate-limited',
+        kind: 'transient',
+        retryAfterMs: expect.toSatisfy((ms: number) => ms > 3000 && ms <= 5000),
+      });
+      expect(fixture.emulator.requestLog.filter((entry) => entry.route.startsWith('files/'))).toHaveLength(1);
     });
 
     it('backs off exponentially with jitter when a 429 gives no hint', async () => {

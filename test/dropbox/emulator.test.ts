@@ -708,6 +708,30 @@ describe('Dropbox API emulator with the real SDK', () => {
       });
     });
 
+    it('keeps the account rate-limited for the Retry-After of a scripted 429, on every route', async () => {
+      // Prepare
+      await sdk.usersGetCurrentAccount();
+      fixture.emulator.setFaults({
+        rateLimitRequest: { route: 'files/get_metadata', nth: 2 },
+        retryAfterSeconds: 0.3,
+      });
+      const first = await failureOf(sdk.filesGetMetadata({ path: '/x' }));
+
+      // Act
+      const limited = await failureOf(sdk.filesGetMetadata({ path: '/x' }));
+      const early = await failureOf(sdk.filesListFolder({ path: '' }));
+      await new Promise((resolve) => setTimeout(resolve, 350));
+      const later = await failureOf(sdk.filesGetMetadata({ path: '/x' }));
+
+      // Assess
+      expect(first.status).toBe(409);
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get('retry-after')).toBe('0.3');
+      expect(early.status).toBe(429);
+      expect(Number(early.headers.get('retry-after'))).toBeLessThanOrEqual(0.3);
+      expect(later.status).toBe(409);
+    });
+
     it('answers 429 without any retry hint when asked to', async () => {
       // Prepare
       await sdk.usersGetCurrentAccount();

@@ -2,7 +2,8 @@
  * Fault injection of the Dropbox API emulator: a seeded random draw per request decides whether it is answered
  * with a 429 (with or without `Retry-After`), a 500/503, or a connection reset in the middle of its body; latency
  * and a bandwidth cap apply to every request; write-lock contention makes overlapping commits in one namespace fail
- * with `too_many_write_operations`, as Dropbox's namespace lock does.
+ * with `too_many_write_operations`, as Dropbox's namespace lock does. A scripted rate limit answers one chosen
+ * request 429 with `Retry-After` and keeps the account limited for that long, as Dropbox's rate limit does.
  */
 import { createRandom } from '../../seeded-random.ts';
 
@@ -28,6 +29,15 @@ export interface FaultOptions {
   retryAfterSeconds?: number;
   /** Only these routes (`files/upload`, `oauth2/token`, …) get random faults. @default every route */
   routes?: readonly string[];
+  /**
+   * The `nth` request (1 for the first) to `route`, counted from when these options were set, is answered 429
+   * `too_many_requests` with `Retry-After: retryAfterSeconds`, and the account stays rate-limited until that time
+   * has passed: every API request meanwhile, on any route, is answered 429 again with the time left. Dropbox applies
+   * its rate limits per access token (per linked user) and counts requests sent before the `Retry-After` against the
+   * limit (https://developers.dropbox.com/dbx-performance-guide, "API Rate Limits"); that a request sent early is
+   * refused is this emulator's stricter reading, so that a client that does not wait shows in the request log.
+   */
+  rateLimitRequest?: { readonly route: string; readonly nth: number };
   /** Seed of the random draws, for reproducible runs. @default random */
   seed?: number;
 }
@@ -35,7 +45,12 @@ export interface FaultOptions {
 /** What one request gets. */
 export type FaultDecision =
   | { readonly kind: 'none' }
-  | { readonly kind: 'rate-limit'; readonly retryAfter: boolean }
+  | {
+      readonly kind: 'rate-limit';
+      readonly retryAfter: boolean;
+      /** The `Retry-After` to answer with, when not the options' `retryAfterSeconds`. */
+      readonly retryAfterSeconds?: number;
+    }
   | { readonly kind: 'server-error'; readonly status: 500 | 503 }
   | { readonly kind: 'reset' };
 
@@ -44,6 +59,10 @@ export class FaultInjector {
   #options: FaultOptions = {};
   #random: () => number = Math.random;
   #serverErrors = 0;
+  /** Requests to the scripted rate limit's route so far. */
+  #scriptedCount = 0;
+  /** The account is rate-limited until this time (epoch milliseconds). */
+  #limitedUntil = 0;
 
   constructor(options: FaultOptions = {}) {
     this.set(options);
@@ -53,6 +72,8 @@ export class FaultInjector {
   set(options: FaultOptions): void {
     this.#options = { ...options };
     this.#random = createRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.#scriptedCount = 0;
+    this.#limitedUntil = 0;
   }
 
   get options(): Readonly<FaultOptions> {
@@ -62,6 +83,8 @@ export class FaultInjector {
   /** The fault for one request to `route`. */
   decide(route: string): FaultDecision {
     const o = this.#options;
+    const scripted = this.#decideScripted(route);
+    if (scripted !== undefined) return scripted;
     if (o.routes !== undefined && !o.routes.includes(route)) return { kind: 'none' };
     const draw = this.#random();
     let bound = o.rate429 ?? 0;
@@ -76,6 +99,25 @@ export class FaultInjector {
     bound += o.rateReset ?? 0;
     if (draw < bound) return { kind: 'reset' };
     return { kind: 'none' };
+  }
+
+  /** The scripted rate limit's answer: its chosen request, or any API request while the limit lasts. */
+  #decideScripted(route: string): FaultDecision | undefined {
+    const script = this.#options.rateLimitRequest;
+    if (script === undefined || route.startsWith('oauth2/')) return undefined;
+    const now = Date.now();
+    if (now < this.#limitedUntil) {
+      // Whole seconds, as Dropbox sends them, unless the options ask for fractions (fast tests).
+      const left = (this.#limitedUntil - now) / 1000;
+      const seconds = Number.isInteger(this.#options.retryAfterSeconds ?? 1) ? Math.ceil(left) : left;
+      return { kind: 'rate-limit', retryAfter: true, retryAfterSeconds: seconds };
+    }
+    if (route !== script.route) return undefined;
+    this.#scriptedCount += 1;
+    if (this.#scriptedCount !== script.nth) return undefined;
+    const seconds = this.#options.retryAfterSeconds ?? 1;
+    this.#limitedUntil = now + seconds * 1000;
+    return { kind: 'rate-limit', retryAfter: true, retryAfterSeconds: seconds };
   }
 }
 

@@ -619,7 +619,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
 
   const faultReply = (decision: FaultDecision): HttpReply | undefined => {
     if (decision.kind === 'rate-limit') {
-      const seconds = retryAfterSeconds();
+      const seconds = decision.retryAfterSeconds ?? retryAfterSeconds();
       if (!decision.retryAfter) return createRouteError({ reason: { '.tag': 'too_many_requests' } }, 429);
       return createRouteError({ reason: { '.tag': 'too_many_requests' }, retry_after: seconds }, 429, {
         'Retry-After': String(seconds),
