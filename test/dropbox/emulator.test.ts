@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dropbox, DropboxAuth } from 'dropbox';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
+import { EMULATOR_CREDENTIALS, startDropboxEmulator } from '../../tools/emulators/dropbox/server.ts';
 import {
   bytes,
   callsTo,
@@ -58,6 +58,40 @@ async function tokenFor(): Promise<string> {
     }),
   });
   return ((await response.json()) as { access_token: string }).access_token;
+}
+
+/** `GET /oauth2/authorize` for an offline PKCE code, as a person approving the app would. */
+async function authorizeCode(challenge: string): Promise<string> {
+  const authorize = new URL(`${fixture.emulator.url}/oauth2/authorize`);
+  authorize.search = new URLSearchParams({
+    client_id: EMULATOR_CREDENTIALS.appKey,
+    response_type: 'code',
+    token_access_type: 'offline',
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }).toString();
+  return (await fetch(authorize)).text();
+}
+
+async function revokeWith(accessToken: string): Promise<void> {
+  const response = await fetch(`${fixture.emulator.url}/2/auth/token/revoke`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${accessToken}` },
+  });
+  expect(response.status).toBe(200);
+}
+
+async function refreshWith(url: string, refreshToken: string): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${url}/oauth2/token`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'refresh_token',
+      refresh_token: refreshToken,
+      client_id: EMULATOR_CREDENTIALS.appKey,
+    }),
+  });
+  return { status: response.status, body: await response.json() };
 }
 
 describe('Dropbox API emulator with the real SDK', () => {
@@ -157,6 +191,62 @@ describe('Dropbox API emulator with the real SDK', () => {
         expires_in: 14_400,
       });
       expect(reused.error).toMatchObject({ error: 'invalid_grant' });
+    });
+
+    it('keeps issued refresh tokens, their revocation and pending codes across a restart on the same root', async () => {
+      // Prepare: two connects (one revoked afterwards), and a third authorization not yet exchanged
+      const connect = async (): Promise<{ refreshToken: string; accessToken: string }> => {
+        const verifier = 'w'.repeat(60);
+        const challenge = createHash('sha256').update(verifier).digest('base64url');
+        const code = await authorizeCode(challenge);
+        auth.setCodeVerifier(verifier);
+        const result = (await auth.getAccessTokenFromCode('', code)).result as {
+          refresh_token: string;
+          access_token: string;
+        };
+        return { refreshToken: result.refresh_token, accessToken: result.access_token };
+      };
+      const kept = await connect();
+      const revoked = await connect();
+      await revokeWith(revoked.accessToken);
+      const pendingVerifier = 'p'.repeat(60);
+      const pendingCode = await authorizeCode(
+        createHash('sha256').update(pendingVerifier).digest('base64url'),
+      );
+      await fixture.emulator.close();
+
+      // Act: a new emulator process on the same root
+      const restarted = await startDropboxEmulator({ root: fixture.root });
+      try {
+        const refreshKept = await refreshWith(restarted.url, kept.refreshToken);
+        const refreshRevoked = await refreshWith(restarted.url, revoked.refreshToken);
+        const refreshBuiltIn = await refreshWith(restarted.url, EMULATOR_CREDENTIALS.refreshToken);
+        const oldAccess = await fetch(`${restarted.url}/2/users/get_current_account`, {
+          method: 'POST',
+          headers: { Authorization: `Bearer ${kept.accessToken}` },
+        });
+        const exchanged = await fetch(`${restarted.url}/oauth2/token`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({
+            grant_type: 'authorization_code',
+            code: pendingCode,
+            code_verifier: pendingVerifier,
+            client_id: EMULATOR_CREDENTIALS.appKey,
+          }),
+        });
+
+        // Assess
+        expect(refreshKept).toMatchObject({ status: 200, body: { access_token: expect.any(String) } });
+        expect(refreshRevoked).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+        expect(refreshBuiltIn.status).toBe(200);
+        expect(oldAccess.status).toBe(401);
+        expect(await oldAccess.json()).toMatchObject({ error: { '.tag': 'invalid_access_token' } });
+        expect(exchanged.status).toBe(200);
+        expect(await exchanged.json()).toMatchObject({ refresh_token: expect.any(String) });
+      } finally {
+        await restarted.close();
+      }
     });
 
     it('refuses a code exchanged with the wrong verifier', async () => {

@@ -2,8 +2,17 @@
  * OAuth of the Dropbox API emulator: one test app, a pre-authorised refresh token, short-lived bearer tokens that
  * expire, `oauth2/token` (grant types `refresh_token` and `authorization_code` with PKCE), `auth/token/revoke`, and
  * `GET /oauth2/authorize`, which approves at once and answers with the code (Dropbox would show it on a page).
+ *
+ * Grants outlive a restart, as Dropbox keeps them server-side: a refresh token stays valid until it is revoked
+ * ("Using OAuth 2.0 with offline access", dropbox.tech: the refresh token is long-lived and is used to get new
+ * short-lived access tokens without the user), so the refresh tokens issued through `authorization_code` (with their
+ * revocation) and the pending authorization codes are kept in a file under the emulator's root. Access tokens are
+ * not kept: after a restart the emulator answers an earlier one with 401 `invalid_access_token`, the stricter
+ * reading, which sends clients through the refresh they must handle anyway.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { HttpReply } from './http.ts';
 
 /** The emulator's test app and a refresh token it has already authorised (PKCE-style: no secret needed). */
@@ -77,6 +86,20 @@ function areEqualSecrets(a: string, b: string): boolean {
   return left.byteLength === right.byteLength && timingSafeEqual(left, right);
 }
 
+/** The format of the grants file; a file of another format is refused rather than misread. */
+const GRANTS_FORMAT = 1;
+
+/** What the grants file holds. */
+interface GrantsFile {
+  readonly format: typeof GRANTS_FORMAT;
+  readonly refresh: Record<string, RefreshGrant>;
+  readonly codes: Record<string, AuthorizationCode>;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 /** Tokens, codes and their checks. */
 export class EmulatorAuth {
   readonly #apps = new Map<string, string>([[EMULATOR_CREDENTIALS.appKey, EMULATOR_CREDENTIALS.appSecret]]);
@@ -84,15 +107,64 @@ export class EmulatorAuth {
   readonly #access = new Map<string, AccessGrant>();
   readonly #codes = new Map<string, AuthorizationCode>();
   readonly #lifetimeSeconds: number;
+  readonly #file: string | undefined;
 
-  constructor(accessTokenLifetimeSeconds: number) {
+  /**
+   * @param accessTokenLifetimeSeconds lifetime of the access tokens it issues
+   * @param grantsFile where issued refresh tokens and pending codes are kept across restarts (none: memory only)
+   */
+  constructor(accessTokenLifetimeSeconds: number, grantsFile?: string) {
     this.#lifetimeSeconds = accessTokenLifetimeSeconds;
+    this.#file = grantsFile;
+    this.#load();
+    // The pre-authorised test token is authorised anew at every start, as a fixture: revoking it (disconnect)
+    // lasts until the emulator restarts, so a local stack that seeds it again works after a restart.
     this.#refresh.set(EMULATOR_CREDENTIALS.refreshToken, {
       appKey: EMULATOR_CREDENTIALS.appKey,
       scopes: APP_SCOPES,
       pkce: true,
       revoked: false,
     });
+  }
+
+  /** Reads the grants file, when there is one. */
+  #load(): void {
+    if (this.#file === undefined) return;
+    let text: string;
+    try {
+      text = readFileSync(this.#file, 'utf8');
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === 'ENOENT') return;
+      throw error;
+    }
+    const parsed: unknown = JSON.parse(text);
+    if (!isObject(parsed) || parsed.format !== GRANTS_FORMAT) {
+      throw new Error(`${this.#file} is not a grants file of this emulator (format ${GRANTS_FORMAT})`);
+    }
+    const file = parsed as unknown as GrantsFile;
+    for (const [token, grant] of Object.entries(file.refresh)) this.#refresh.set(token, { ...grant });
+    const now = Date.now();
+    for (const [code, pending] of Object.entries(file.codes)) {
+      if (!pending.used && pending.expiresAt > now) this.#codes.set(code, { ...pending });
+    }
+  }
+
+  /** Writes the grants file (write, then rename: a crash never leaves half a file). */
+  #save(): void {
+    if (this.#file === undefined) return;
+    const now = Date.now();
+    const content: GrantsFile = {
+      format: GRANTS_FORMAT,
+      refresh: Object.fromEntries(
+        [...this.#refresh].filter(([token]) => token !== EMULATOR_CREDENTIALS.refreshToken),
+      ),
+      codes: Object.fromEntries([...this.#codes].filter(([, code]) => !code.used && code.expiresAt > now)),
+    };
+    mkdirSync(dirname(this.#file), { recursive: true });
+    const temporary = `${this.#file}.${process.pid}.tmp`;
+    // The file holds live refresh tokens: readable by its owner only.
+    writeFileSync(temporary, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
+    renameSync(temporary, this.#file);
   }
 
   /** `GET /oauth2/authorize`: approves for the test account and returns the code (or redirects with it). */
@@ -120,6 +192,7 @@ export class EmulatorAuth {
       expiresAt: Date.now() + CODE_LIFETIME_MS,
       used: false,
     });
+    this.#save();
     const redirectUri = query.get('redirect_uri');
     if (redirectUri === null) return { code };
     const target = new URL(redirectUri);
@@ -175,12 +248,14 @@ export class EmulatorAuth {
     for (const other of this.#access.values()) {
       if (other.refreshToken === grant.refreshToken) other.revoked = true;
     }
+    this.#save();
   }
 
   /** Every token stops working (the person unlinked the app). */
   revokeAll(): void {
     for (const grant of this.#refresh.values()) grant.revoked = true;
     for (const grant of this.#access.values()) grant.revoked = true;
+    this.#save();
   }
 
   /** Every access token issued so far expires now. */
@@ -247,6 +322,7 @@ export class EmulatorAuth {
         revoked: false,
       });
     }
+    this.#save();
     const { token, expiresIn } = this.#issue(refreshToken, code.scopes);
     return {
       access_token: token,

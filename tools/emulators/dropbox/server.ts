@@ -7,6 +7,7 @@
 import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { type AuthorizedCall, EmulatorAuth } from './auth.ts';
 import { type FaultDecision, FaultInjector, type FaultOptions, WriteLocks } from './faults.ts';
@@ -222,7 +223,10 @@ class Args {
 /** Starts the emulator; resolves once it listens. */
 export async function startDropboxEmulator(options: DropboxEmulatorOptions): Promise<DropboxEmulator> {
   const store = await DropboxStore.open(options.root, options.team ?? false);
-  const auth = new EmulatorAuth(options.accessTokenLifetimeSeconds ?? 14_400);
+  const auth = new EmulatorAuth(
+    options.accessTokenLifetimeSeconds ?? 14_400,
+    join(options.root, '.dropbox-emulator', 'grants.json'),
+  );
   const faults = new FaultInjector(options.faults ?? {});
   const sessions = new UploadSessions(
     store.sessionsDir,
