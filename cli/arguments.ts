@@ -48,3 +48,19 @@ export function parseConcurrency(value: string): number {
   }
   return parsed;
 }
+
+/**
+ * Parses `--prefix`: an S3 key prefix, which never starts with `/` (S3 keys have no leading slash, so such a prefix
+ * would list nothing).
+ * @throws InvalidArgumentError for a prefix with a leading `/`, or an empty one
+ */
+export function parseKeyPrefix(value: string): string {
+  if (value === '') throw new InvalidArgumentError('expected a key prefix, such as tickets/');
+  if (value.startsWith('/')) {
+    const suggestion = value.replace(/^\/+/, '');
+    throw new InvalidArgumentError(
+      `S3 keys have no leading '/', so this prefix lists nothing${suggestion === '' ? '' : `; did you mean ${suggestion}?`}`,
+    );
+  }
+  return value;
+}

@@ -5,7 +5,7 @@
 import { type Command, Option } from 'commander';
 import type { BackfillOptions } from './actions/backfill.ts';
 import type { ConnectOptions } from './actions/connect.ts';
-import { parseConcurrency, parseS3Url, parseSinceDate, type S3Address } from './arguments.ts';
+import { parseConcurrency, parseKeyPrefix, parseS3Url, parseSinceDate, type S3Address } from './arguments.ts';
 import { type CommandContext, type ExitState, runAction } from './context.ts';
 import type { CliIo } from './io.ts';
 
@@ -125,7 +125,12 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
       'evaluate the objects already in the bucket and send those that qualify to the queue, ' +
         'as if they had just been uploaded; harmless to run twice',
     )
-    .option('--prefix <prefix>', "the key prefix to list (default: the deployment's prefix, tickets/)")
+    .addOption(
+      new Option(
+        '--prefix <prefix>',
+        "the key prefix to list (default: the deployment's prefix, tickets/)",
+      ).argParser(parseKeyPrefix),
+    )
     .addOption(
       new Option('--since <date>', 'only objects modified at or after this ISO 8601 date').argParser(
         parseSinceDate,

@@ -24,10 +24,10 @@ export interface ExitState {
 function readDeploymentOptions(command: Command): DeploymentOptions {
   const globals: Record<string, unknown> = command.optsWithGlobals();
   const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-  const local = globals.local;
   return {
     instance: text(globals.instance),
-    local: typeof local === 'string' || typeof local === 'boolean' ? local : undefined,
+    local: globals.local === true,
+    localDir: text(globals.localDir),
     region: text(globals.region),
   };
 }

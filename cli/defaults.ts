@@ -2,7 +2,7 @@
 
 /** The default instance name (`--instance`). */
 export const DEFAULT_INSTANCE = 'default';
-/** The default folder of the local stack (`--local` without a value). */
+/** The default folder of the local stack (`--local` without `--local-dir` or the environment variable). */
 export const DEFAULT_LOCAL_DIR = '.local';
 /** The environment variable that selects the local stack, naming its folder. */
 export const LOCAL_ENV = 'TICKET_DROPBOX_SYNC_LOCAL';

@@ -4,6 +4,7 @@
  * the emulators' endpoints and the poller's pause file.
  */
 import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -12,6 +13,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import { z } from 'zod';
 import { createS3Client, createSqsClient, createSsmClient } from '../lib/aws/clients.ts';
 import { errorMessage } from '../lib/errors.ts';
+import { INSTANCE_NAME_RULE, isValidInstanceName } from '../lib/instance-name.ts';
 import { DEFAULT_INSTANCE, DEFAULT_LOCAL_DIR, LOCAL_ENV } from './defaults.ts';
 import { CliUsageError, CommandFailedError } from './errors.ts';
 
@@ -73,8 +75,10 @@ export type Deployment =
 /** The global options that select a deployment. */
 export interface DeploymentOptions {
   readonly instance?: string | undefined;
-  /** `true` for `--local` without a folder, the folder otherwise. */
-  readonly local?: string | boolean | undefined;
+  /** `--local`: the local stack, in the folder the environment names or the default one. */
+  readonly local?: boolean | undefined;
+  /** `--local-dir DIR`: the local stack in that folder. */
+  readonly localDir?: string | undefined;
   readonly region?: string | undefined;
 }
 
@@ -130,17 +134,70 @@ function toOutputs(values: Readonly<Record<string, string | undefined>>): Deploy
   };
 }
 
-/** Which local folder the options and environment select, or `undefined` for AWS. */
+/**
+ * Which local folder the options and environment select, or `undefined` for AWS: `--local-dir DIR`, else (with
+ * `--local`, or without `--instance`) the folder `TICKET_DROPBOX_SYNC_LOCAL` names, else `.local` with `--local`.
+ * @throws CliUsageError for `--local` / `--local-dir` with `--instance`, an empty folder, or an invalid instance name
+ */
 export function selectLocalDir(options: DeploymentOptions, env: NodeJS.ProcessEnv): string | undefined {
-  if (options.local !== undefined && options.local !== false && options.instance !== undefined) {
-    throw new CliUsageError('--local and --instance exclude each other: the local stack has one instance');
+  const localDir = options.localDir?.trim();
+  const local = options.local === true || localDir !== undefined;
+  if (local && options.instance !== undefined) {
+    throw new CliUsageError(
+      `${localDir === undefined ? '--local' : '--local-dir'} and --instance exclude each other: the local stack has one instance`,
+    );
   }
-  if (typeof options.local === 'string') return options.local;
-  if (options.local === true) return DEFAULT_LOCAL_DIR;
-  // An explicit --instance names an AWS stack even when the environment selects the local stack.
-  if (options.instance !== undefined) return undefined;
+  if (localDir === '') throw new CliUsageError('--local-dir needs a folder, such as .local');
+  if (localDir !== undefined) return localDir;
+  if (options.instance !== undefined) {
+    // An explicit --instance names an AWS stack even when the environment selects the local stack.
+    if (!isValidInstanceName(options.instance)) {
+      throw new CliUsageError(
+        `--instance must be ${INSTANCE_NAME_RULE} (the name the stack was deployed with), got ${JSON.stringify(options.instance)}`,
+      );
+    }
+    return undefined;
+  }
   const fromEnv = env[LOCAL_ENV]?.trim();
-  return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  return local ? DEFAULT_LOCAL_DIR : undefined;
+}
+
+/** How to start the local stack whose data is in `dir`. */
+function startCommandFor(dir: string): string {
+  return resolve(dir) === resolve(DEFAULT_LOCAL_DIR) ? 'npm start' : `npm start -- --dir ${dir}`;
+}
+
+/** The error of a local stack that is not running. */
+function notRunningError(dir: string, why: string, cause?: unknown): CommandFailedError {
+  return new CommandFailedError(
+    `the local stack is not running; start it with \`${startCommandFor(dir)}\` (${why})`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** How long a local endpoint may take to accept a connection before it counts as not answering. */
+const LOCAL_PROBE_TIMEOUT_MS = 2000;
+
+/**
+ * Whether something accepts connections at a local endpoint: a refused connection means the stack that wrote
+ * `outputs.json` has stopped. A timeout counts as answering, so a slow machine gets the command's own error.
+ */
+function acceptsConnections(url: string): Promise<boolean> {
+  const { hostname, port, protocol } = new URL(url);
+  return new Promise<boolean>((settle) => {
+    const socket = connect({
+      host: hostname.replace(/^\[|\]$/g, ''),
+      port: Number(port) || (protocol === 'https:' ? 443 : 80),
+    });
+    const done = (answering: boolean): void => {
+      socket.destroy();
+      settle(answering);
+    };
+    socket.setTimeout(LOCAL_PROBE_TIMEOUT_MS, () => done(true));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }
 
 /** Reads and checks a local stack's `outputs.json`. */
@@ -155,10 +212,7 @@ export async function readLocalDeployment(
     text = await readFile(file, 'utf8');
   } catch (error) {
     if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
-      throw new CommandFailedError(
-        `No local stack at ${resolve(dir)}: ${file} does not exist (start it with \`npm start\`)`,
-        { cause: error },
-      );
+      throw notRunningError(dir, `${file} does not exist`, error);
     }
     throw new CommandFailedError(`Could not read ${file}: ${errorMessage(error)}`, { cause: error });
   }
@@ -178,6 +232,12 @@ export async function readLocalDeployment(
   }
   const { Endpoints: _endpoints, ...named } = parsed.data;
   const local = parsed.data;
+  const endpoints = [local.Endpoints.s3, local.Endpoints.ssm, local.Endpoints.sqs];
+  const answering = await Promise.all(endpoints.map((url) => acceptsConnections(url)));
+  const silent = endpoints.filter((_url, index) => answering[index] === false);
+  if (silent.length > 0) {
+    throw notRunningError(dir, `nothing answers at ${silent.join(', ')}, named in ${file}`);
+  }
   return {
     kind: 'local',
     label: `local stack in ${resolve(dir)}`,

@@ -40,9 +40,12 @@ export function createProgram(io: CliIo, state: ExitState): Command {
     )
     .addOption(
       new Option(
-        '--local [dir]',
-        `the local stack (npm start) whose outputs.json is in dir (default: "${DEFAULT_LOCAL_DIR}"; or set ${LOCAL_ENV}=dir)`,
+        '--local',
+        `the local stack (npm start), whose outputs.json is in ${LOCAL_ENV} or else "${DEFAULT_LOCAL_DIR}"`,
       ),
+    )
+    .addOption(
+      new Option('--local-dir <dir>', 'the local stack whose outputs.json is in dir (implies --local)'),
     )
     .addOption(new Option('--region <region>', 'the AWS region (default: the AWS SDK configuration)'))
     .showSuggestionAfterError(true)

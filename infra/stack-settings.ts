@@ -2,6 +2,7 @@
  * The stack's props, their defaults, and the synth-time checks that reject wrong combinations with exact messages.
  * Pure: no constructs, so the rules are testable without a synth.
  */
+import { INSTANCE_NAME_RULE, isValidInstanceName } from '../lib/instance-name.ts';
 
 /** What a deployment of ticket-dropbox-sync can be told. Every field is optional. */
 export interface SyncDeploymentProps {
@@ -173,7 +174,6 @@ const BUCKET_ONLY_PROPS = [
   'serverAccessLogs',
   'accessLogsExpirationDays',
 ] as const;
-const INSTANCE_NAME = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
 // S3's naming rules for general purpose buckets, without the rarer reserved prefixes and suffixes.
 const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 // A key ARN, not an alias: IAM matches kms:Decrypt against the key's ARN, never an alias.
@@ -203,10 +203,8 @@ export function resolveDeploymentSettings(props: SyncDeploymentProps = {}): Sync
   const serverAccessLogs = props.serverAccessLogs ?? d.serverAccessLogs;
   const queueVisibilityTimeoutSeconds = props.queueVisibilityTimeoutSeconds ?? 6 * timeoutSeconds;
 
-  if (!INSTANCE_NAME.test(instanceName)) {
-    problems.push(
-      `instanceName must be 1 to 32 lowercase letters, digits or hyphens, starting and ending with a letter or digit, got '${instanceName}'`,
-    );
+  if (!isValidInstanceName(instanceName)) {
+    problems.push(`instanceName must be ${INSTANCE_NAME_RULE}, got '${instanceName}'`);
   }
 
   if (keyPrefix === '') {

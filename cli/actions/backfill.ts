@@ -218,7 +218,14 @@ export async function runBackfill(
     throw error;
   }
   const bucket = deployment.outputs.bucketName;
-  const prefix = options.prefix ?? deployment.outputs.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const watched = deployment.outputs.keyPrefix ?? DEFAULT_KEY_PREFIX;
+  const prefix = options.prefix ?? watched;
+  if (!prefix.startsWith(watched) && !watched.startsWith(prefix)) {
+    context.io.stderr.write(
+      `warning: ${prefix} is outside the prefix the deployment watches (${watched}): on AWS the function may read ` +
+        'only keys under it, so those files fail instead of exporting.\n',
+    );
+  }
   const run = new BackfillRun({
     objects: createS3ObjectStore(clients.s3),
     sqs: clients.sqs,
@@ -267,6 +274,12 @@ function printSummary(io: CliIo, summary: BackfillSummary): void {
   for (const failure of summary.failures) lines.push(`    ${failure.key}: ${failure.message}`);
   if (summary.failed > summary.failures.length) {
     lines.push(`    … and ${summary.failed - summary.failures.length} more`);
+  }
+  if (summary.listed === 0) {
+    lines.push(
+      '',
+      `Nothing is stored under s3://${summary.bucket}/${summary.prefix}: check the prefix (keys are case-sensitive).`,
+    );
   }
   if (!summary.dryRun && summary.enqueued > 0) {
     lines.push(

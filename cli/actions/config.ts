@@ -178,6 +178,17 @@ export function storageFor(
   return { secure: true, kmsKeyId: keyId };
 }
 
+/**
+ * The form a valid value is stored in: an enum's own spelling (enum values are case-insensitive and trimmed, so
+ * `" FINAL "` is `final`, and stored so that `config show` and the admin read what the function reads); any other
+ * value exactly as given (paths keep their case, secrets are used exactly as stored).
+ */
+export function normaliseForStorage(definition: SettingDefinition, value: string): string {
+  if (definition.allowed === undefined) return value;
+  const canonical = value.trim().toLowerCase();
+  return definition.allowed.find((allowed) => allowed === canonical) ?? value;
+}
+
 /** `config set NAME VALUE`. */
 export async function setConfig(
   context: CommandContext,
@@ -191,16 +202,18 @@ export async function setConfig(
   if (definition.secret) context.io.addSecret(value);
   const problem = validateSetting(name, value);
   if (problem !== null) throw new CommandFailedError(`${problem.message} Nothing was written.`);
+  const stored = normaliseForStorage(definition, value);
   const deployment = await context.deployment();
   const storage = storageFor(definition, options.kmsKeyId, deployment.outputs.settingsKmsKeyId);
   const clients = await context.clients();
-  await putSetting(clients.ssm, deployment.outputs.settingsPath, name, value, storage);
+  await putSetting(clients.ssm, deployment.outputs.settingsPath, name, stored, storage);
   const where = normaliseSettingsPath(deployment.outputs.settingsPath);
+  const given = stored === value ? '' : ` (given as ${JSON.stringify(value)})`;
   printLines(
     context.io,
     storage.secure
       ? `Set ${name} under ${where} (SecureString, KMS key ${storage.kmsKeyId}).`
-      : `Set ${name} = ${JSON.stringify(value)} under ${where}.`,
+      : `Set ${name} = ${JSON.stringify(stored)} under ${where}${given}.`,
   );
   return EXIT_OK;
 }

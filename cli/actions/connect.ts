@@ -150,7 +150,7 @@ async function obtainCode(
     `   ${url}`,
     '',
     options.printUrl === true
-      ? '2. Then run: ticket-dropbox-sync connect --code CODE (with the same --instance / --local) within the hour.'
+      ? '2. Then run: ticket-dropbox-sync connect --code CODE (with the same --instance / --local / --local-dir) within the hour.'
       : '2. Paste the code Dropbox shows here.',
   ];
   // With --json, stdout carries the result alone.

@@ -2,6 +2,7 @@
  * `explain s3://BUCKET/KEY`: why a file did or did not go to Dropbox. Reads the object's metadata and tags, runs
  * the function's own `decideExport` on the stored settings, and looks at what Dropbox holds at the path now.
  */
+import { HeadBucketCommand, type S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { loadRawSettings } from '../../lib/aws/settings-store.ts';
 import { isDropboxApiError } from '../../lib/dropbox/errors.ts';
@@ -86,6 +87,31 @@ async function lookUpDropbox(
   }
 }
 
+/**
+ * Why `HeadObject` answered 404: the bucket itself is missing, or only the key. A HEAD answer has no body, so the
+ * SDK cannot tell `NoSuchBucket` from `NoSuchKey`; `HeadBucket` does (404 for a bucket that does not exist).
+ */
+async function describeMissingObject(
+  s3: S3Client,
+  address: S3Address,
+  deploymentBucket: string,
+): Promise<CommandFailedError> {
+  const url = `s3://${address.bucket}/${address.key}`;
+  let bucketMissing = false;
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: address.bucket }));
+  } catch (error) {
+    if (!(error instanceof S3ServiceException)) throw error;
+    bucketMissing = error.$metadata.httpStatusCode === 404;
+  }
+  if (!bucketMissing)
+    return new CommandFailedError(`${url} does not exist: the bucket has no such key (404)`);
+  const hint = address.bucket === deploymentBucket ? '' : `; the deployment's bucket is ${deploymentBucket}`;
+  return new CommandFailedError(
+    `${url} does not exist: the bucket ${address.bucket} does not exist (404)${hint}`,
+  );
+}
+
 /** Explains the decision for one object. */
 export async function explainObject(context: CommandContext, address: S3Address): Promise<Explanation> {
   const deployment = await context.deployment();
@@ -97,7 +123,7 @@ export async function explainObject(context: CommandContext, address: S3Address)
     loadRawSettings(clients.ssm, deployment.outputs.settingsPath),
   ]);
   if (head === null) {
-    throw new CommandFailedError(`s3://${address.bucket}/${address.key} does not exist (404)`);
+    throw await describeMissingObject(clients.s3, address, deployment.outputs.bucketName);
   }
   let decision: ExportDecision;
   try {

@@ -3,7 +3,8 @@
  * s3rver behind the notifying proxy, the SSM and SQS emulators and the Dropbox emulator, with the function's own
  * handler run by the harness's `drain()`. Every output is kept and searched for the secret values at the end.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -55,6 +56,16 @@ async function approve(url: string): Promise<string> {
   return code;
 }
 
+/** A port nothing listens on: taken from the system, then released. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
 const bucketUrl = (key: string): string => `s3://${harness.stack.outputs.BucketName}/${key}`;
 
 beforeAll(async () => {
@@ -100,7 +111,9 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
         `Usage: ticket-dropbox-sync ${(commands[index] ?? []).join(' ')}`.trimEnd(),
       );
     });
-    expect(results[0]?.stdout).toMatch(/--instance <name>[\s\S]*--local \[dir\][\s\S]*--region <region>/);
+    expect(results[0]?.stdout).toMatch(
+      /--instance <name>[\s\S]*--local {2,}[\s\S]*--local-dir <dir>[\s\S]*--region <region>/,
+    );
   });
 
   it('exits 2 with the usage line of the command when it is called wrongly', async () => {
@@ -148,9 +161,24 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
         message: /exclude/,
       },
       {
-        args: ['status', '--local', '.', '--instance', 'prod'],
+        args: ['status', '--local-dir', '.', '--instance', 'prod'],
         usage: 'ticket-dropbox-sync status',
-        message: /exclude/,
+        message: /--local-dir and --instance exclude/,
+      },
+      {
+        args: ['--local', 'status', '--instance', 'prod'],
+        usage: 'ticket-dropbox-sync status',
+        message: /--local and --instance exclude/,
+      },
+      {
+        args: ['status', '--instance', 'Bad Name!'],
+        usage: 'ticket-dropbox-sync status',
+        message: /--instance must be 1 to 32 lowercase letters, digits or hyphens.*got "Bad Name!"/,
+      },
+      {
+        args: ['backfill', '--prefix', '/tickets'],
+        usage: 'ticket-dropbox-sync backfill',
+        message: /no leading '\/'.*did you mean tickets\?/,
       },
       { args: ['config'], usage: 'ticket-dropbox-sync config', message: /Commands:/ },
     ];
@@ -198,6 +226,8 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     await harness.setSetting('export-by-status', undefined);
 
     // Act
+    const spaced = await cli(['config', 'set', 'export-by-status', ' FINAL ']);
+    const storedSpaced = await readParameter('export-by-status');
     const valid = await cli(['config', 'set', 'export-by-status', 'all']);
     const invalid = await cli(['config', 'set', 'export-by-status', 'finals']);
     const secret = await cli(
@@ -205,7 +235,12 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
       `${EMULATOR_CREDENTIALS.appSecret}\n`,
     );
 
-    // Assess
+    // Assess: an enum value is stored in its own spelling (enums are case-insensitive and trimmed)
+    expect(spaced.code).toBe(0);
+    expect(spaced.stdout).toContain(
+      'Set export-by-status = "final" under /ticket-dropbox-sync/default/ (given as " FINAL ").',
+    );
+    expect(storedSpaced).toMatchObject({ value: 'final', type: 'String' });
     expect(valid.code).toBe(0);
     expect(invalid.code).toBe(1);
     expect(invalid.stderr).toMatch(
@@ -266,10 +301,11 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     // Act
     const before = await cli(['explain', bucketUrl('tickets/4711/Proof A.pdf'), '--json']);
     await harness.drain();
-    const [after, skipped, missing] = await Promise.all([
+    const [after, skipped, missing, noBucket] = await Promise.all([
       cli(['explain', bucketUrl('tickets/4711/Proof A.pdf')]),
       cli(['explain', bucketUrl('tickets/4711/Final.pdf'), '--json']),
       cli(['explain', bucketUrl('tickets/4711/none.pdf')]),
+      cli(['explain', 's3://no-bucket/x']),
     ]);
 
     // Assess
@@ -293,7 +329,13 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
       dropbox: { looked: false },
     });
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('does not exist');
+    expect(missing.stderr).toContain(
+      'tickets/4711/none.pdf does not exist: the bucket has no such key (404)',
+    );
+    expect(noBucket.code).toBe(1);
+    expect(noBucket.stderr).toContain(
+      "s3://no-bucket/x does not exist: the bucket no-bucket does not exist (404); the deployment's bucket is ticket-files",
+    );
   });
 
   it('backfills only what qualifies, sends nothing on a dry run, and leaves one file when run twice', async () => {
@@ -505,7 +547,7 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     await expect(revokedClient.getCurrentAccount()).rejects.toMatchObject({ code: 'dropbox-auth' });
   });
 
-  it('finds the local stack from --local DIR without the environment variable', async () => {
+  it('finds the local stack from --local-dir DIR without the environment variable', async () => {
     // Prepare
     const { TICKET_DROPBOX_SYNC_LOCAL: dir, ...withoutLocal } = env;
     await harness.ssm.send(
@@ -518,12 +560,48 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     );
 
     // Act
-    const run = await runCliProcess(['status', '--local', dir ?? '', '--json'], { env: withoutLocal });
+    const run = await runCliProcess(['status', '--local-dir', dir ?? '', '--json'], { env: withoutLocal });
     runs.push(run);
 
     // Assess
     expect(run.code).toBe(0);
     expect(json(run)).toMatchObject({ deployment: { kind: 'local' }, dropbox: { works: true } });
+  });
+
+  it('says the local stack is not running when nothing answers at the endpoints its outputs.json names', async () => {
+    // Prepare: the outputs of a stack that has stopped (its ports closed), and a folder with no outputs at all
+    const stopped = mkdtempSync(join(tmpdir(), 'tds-stopped-'));
+    const closedPort = await freePort();
+    const outputs = JSON.parse(
+      readFileSync(join(harness.stack.env.TICKET_DROPBOX_SYNC_LOCAL ?? '', 'outputs.json'), 'utf8'),
+    ) as {
+      Endpoints: Record<string, string>;
+    };
+    for (const name of Object.keys(outputs.Endpoints)) {
+      outputs.Endpoints[name] = `http://127.0.0.1:${closedPort}`;
+    }
+    writeFileSync(join(stopped, 'outputs.json'), JSON.stringify(outputs));
+    const empty = mkdtempSync(join(tmpdir(), 'tds-empty-'));
+
+    // Act
+    const [stale, none] = await Promise.all([
+      cli(['--local-dir', stopped, 'status']),
+      cli(['--local-dir', empty, 'config', 'show']),
+    ]);
+    rmSync(stopped, { recursive: true, force: true });
+    rmSync(empty, { recursive: true, force: true });
+
+    // Assess
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(
+      new RegExp(
+        `^error: the local stack is not running; start it with \`npm start -- --dir ${stopped}\` \\(nothing answers at`,
+      ),
+    );
+    expect(stale.stderr).not.toMatch(/ECONNREFUSED|\n\s+at /);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('the local stack is not running; start it with');
+    expect(none.stderr).toContain('outputs.json does not exist');
   });
 
   it('never printed a secret: no refresh token, app secret, code or access token in any output', () => {
