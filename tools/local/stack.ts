@@ -17,6 +17,12 @@ import {
   type FaultOptions,
   startDropboxEmulator,
 } from '../emulators/dropbox/server.ts';
+import {
+  type DeliveredEvent,
+  type EventBridgeEmulator,
+  type EventBridgeFaults,
+  startEventBridgeEmulator,
+} from '../emulators/events/server.ts';
 import { type LocalS3, startLocalS3 } from '../emulators/s3/server.ts';
 import { type SqsEmulator, type SqsFaults, startSqsEmulator } from '../emulators/sqs/server.ts';
 import { type SsmEmulator, startSsmEmulator } from '../emulators/ssm/server.ts';
@@ -42,7 +48,12 @@ export interface LocalOutputs {
     readonly ssm: string;
     readonly sqs: string;
     readonly dropbox?: string;
+    readonly events: string;
   };
+  /** The bus the function sends its receipts to (the account's default bus, as in a deployment by default). */
+  readonly ReceiptsEventBus: string;
+  /** Every receipt the local EventBridge accepted, one event per line. */
+  readonly ReceiptsFile: string;
 }
 
 /** Options of {@link startLocalStack}. */
@@ -63,6 +74,7 @@ export interface LocalStackOptions {
   readonly dropboxEndpointUrl?: string | null;
   readonly dropboxFaults?: FaultOptions;
   readonly sqsFaults?: SqsFaults;
+  readonly eventsFaults?: EventBridgeFaults;
   /** Settings written to SSM at start when absent (relative names: `export-by-status`, …). */
   readonly initialSettings?: Readonly<Record<string, string>>;
   /** How long the function caches settings. @default 2 */
@@ -70,12 +82,15 @@ export interface LocalStackOptions {
   readonly onOutcome?: (outcome: SyncOutcome, messageId: string) => void;
   readonly onFailure?: (failure: RecordFailure) => void;
   readonly onError?: (error: unknown) => void;
+  /** Told of every receipt the local EventBridge accepted. */
+  readonly onReceipt?: (event: DeliveredEvent) => void;
   /** Fixed ports (0 = any free port). */
   readonly ports?: {
     readonly s3?: number;
     readonly ssm?: number;
     readonly sqs?: number;
     readonly dropbox?: number;
+    readonly events?: number;
   };
 }
 
@@ -87,6 +102,7 @@ export interface LocalStack {
   readonly s3: LocalS3;
   readonly ssm: SsmEmulator;
   readonly sqs: SqsEmulator;
+  readonly events: EventBridgeEmulator;
   readonly dropbox: DropboxEmulator | undefined;
   readonly poller: Poller | undefined;
   close(): Promise<void>;
@@ -155,6 +171,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       faults: options.sqsFaults,
     });
     started.push(sqs);
+    const receiptsFile = join(dir, 'receipts.jsonl');
+    const events = await startEventBridgeEmulator({
+      port: options.ports?.events ?? 0,
+      file: receiptsFile,
+      region: REGION,
+      faults: options.eventsFaults,
+      onEvent: options.onReceipt,
+    });
+    started.push(events);
 
     let dropbox: DropboxEmulator | undefined;
     let dropboxUrl: string | undefined;
@@ -178,6 +203,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_ENDPOINT_URL_SSM: ssm.url,
       AWS_ENDPOINT_URL_SQS: sqs.url,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: events.url,
+      RECEIPTS_EVENT_BUS: 'default',
       INSTANCE_NAME: instance,
       SETTINGS_PATH: settingsPath,
       QUEUE_URL: sqs.queueUrl(queueName),
@@ -245,7 +272,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       Local: true,
       PauseFile: join(dir, 'paused'),
       Region: REGION,
-      Endpoints: { s3: s3.url, ssm: ssm.url, sqs: sqs.url, ...(dropboxUrl ? { dropbox: dropboxUrl } : {}) },
+      Endpoints: {
+        s3: s3.url,
+        ssm: ssm.url,
+        sqs: sqs.url,
+        events: events.url,
+        ...(dropboxUrl ? { dropbox: dropboxUrl } : {}),
+      },
+      ReceiptsEventBus: 'default',
+      ReceiptsFile: receiptsFile,
     };
     writeFileSync(join(dir, 'outputs.json'), `${JSON.stringify(outputs, null, 2)}\n`);
 
@@ -276,6 +311,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       s3,
       ssm,
       sqs,
+      events,
       dropbox,
       poller,
       async close() {

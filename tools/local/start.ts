@@ -16,7 +16,9 @@ import { sleep } from '../../lib/retry.ts';
 import { evaluateExport } from '../../lib/rules.ts';
 import { parseSettings } from '../../lib/settings.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
+import type { DeliveredEvent } from '../emulators/events/server.ts';
 import { type DemoFile, demoContent, demoFiles } from './demo-files.ts';
+import { describeReceipt } from './receipt-line.ts';
 import { startLocalStack } from './stack.ts';
 
 const { values: args } = parseArgs({
@@ -68,6 +70,13 @@ function printOutcome(outcome: SyncOutcome): void {
   }
 }
 
+const receipts: DeliveredEvent[] = [];
+function printReceipt(event: DeliveredEvent): void {
+  receipts.push(event);
+  const line = describeReceipt(event);
+  console.log(`${color.dim}receipt ${color.reset} ${line}`);
+}
+
 const stack = await startLocalStack({
   dir: args.dir,
   dropboxEndpointUrl: process.env.DROPBOX_REAL === '1' ? null : undefined,
@@ -79,6 +88,7 @@ const stack = await startLocalStack({
       `${color.red}failed  ${color.reset} ${failure.key} (${failure.kind} ${failure.code}: ${failure.message}; retry in ${failure.retryInSeconds} s)`,
     ),
   onError: (error) => console.error(`${color.red}poller error${color.reset}: ${errorMessage(error)}`),
+  onReceipt: (event) => printReceipt(event),
 });
 let stopping = false;
 const stop = async (code: number): Promise<never> => {
@@ -94,6 +104,7 @@ console.log(`Local stack is up (data in ${args.dir}/):
   S3      ${outputs.Endpoints.s3}  bucket ${outputs.BucketName}, prefix ${outputs.KeyPrefix}
   SSM     ${outputs.Endpoints.ssm}  settings under ${outputs.SettingsPath}
   SQS     ${outputs.Endpoints.sqs}  queue + DLQ
+  Events  ${outputs.Endpoints.events}  receipts on the ${outputs.ReceiptsEventBus} bus, appended to ${args.dir}/receipts.jsonl
   Dropbox ${outputs.Endpoints.dropbox ?? 'the real Dropbox'}${stack.dropbox ? `  (files under ${args.dir}/dropbox/)` : ''}
 `);
 
