@@ -3,6 +3,8 @@
  * implement them; tests and the local stack pass the same adapters pointed at emulators.
  */
 import type { Readable } from 'node:stream';
+import type { SyncError } from './errors.ts';
+import type { Receipt } from './receipts.ts';
 
 /** What `HeadObject` tells about an S3 object. */
 export interface ObjectHead {
@@ -135,4 +137,18 @@ export interface DropboxTarget {
   getFileMetadata(path: string, signal?: AbortSignal): Promise<DropboxFile | null>;
   /** Streams one file into Dropbox and returns the committed file's metadata, its content hash verified. */
   upload(request: UploadRequest): Promise<DropboxFile>;
+}
+
+/** How sending one receipt ended. */
+export type ReceiptSendResult =
+  | { readonly sent: true; readonly eventId: string }
+  | { readonly sent: false; readonly error: SyncError };
+
+/** Sends receipts to the ticket system (EventBridge `PutEvents`, lib/aws/eventbridge-receipts.ts). */
+export interface ReceiptSender {
+  /**
+   * Sends `receipts` in as few calls as the service's limits allow, retrying what failed, and settles each one:
+   * sent, or the (transient) error that kept it from being sent. Never rejects; results are in `receipts`' order.
+   */
+  send(receipts: readonly Receipt[], signal?: AbortSignal): Promise<ReceiptSendResult[]>;
 }

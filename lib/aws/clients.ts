@@ -7,6 +7,7 @@
  * request without an answer (or a socket idle) for `requestMs` fail with a `TimeoutError`, which the SDK retries
  * like any network error, and every call of the sync also carries the invocation's deadline as its `abortSignal`.
  */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
@@ -103,4 +104,27 @@ export function createSsmClient(options: AwsClientOptions = {}): SSMClient {
 /** An SQS client. */
 export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
   return new SQSClient(awsClientConfig('AWS_ENDPOINT_URL_SQS', options));
+}
+
+/** Bounds of one EventBridge call: a receipt must never hold a record (or its invocation) for long. */
+export const EVENTBRIDGE_TIMEOUTS = { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000 } as const;
+
+/**
+ * An EventBridge client (receipts), its endpoint from `AWS_ENDPOINT_URL_EVENTBRIDGE`. Every call is bounded by
+ * {@link EVENTBRIDGE_TIMEOUTS}; the SDK makes one attempt only, since the receipt sender retries failed calls and
+ * failed entries itself with the project's retry policy (lib/aws/eventbridge-receipts.ts).
+ */
+export function createEventBridgeClient(options: AwsClientOptions = {}): EventBridgeClient {
+  const env = options.env ?? process.env;
+  return new EventBridgeClient({
+    region: options.region,
+    endpoint: env.AWS_ENDPOINT_URL_EVENTBRIDGE ?? env.AWS_ENDPOINT_URL,
+    maxAttempts: 1,
+    requestHandler: {
+      connectionTimeout: EVENTBRIDGE_TIMEOUTS.connectionTimeoutMs,
+      requestTimeout: EVENTBRIDGE_TIMEOUTS.requestTimeoutMs,
+      // Without it, this SDK version only logs a warning when the request timeout passes and keeps waiting.
+      throwOnRequestTimeout: true,
+    },
+  });
 }
