@@ -14,6 +14,8 @@ export const CONTEXT_KEYS = [
   'maxConcurrency',
   'batchSize',
   'maxBatchingWindowSeconds',
+  'receiptsEventBus',
+  'ledgerReaderRoleArn',
 ] as const;
 
 type StringKey =
@@ -21,7 +23,8 @@ type StringKey =
   | 'keyPrefix'
   | 'existingBucketName'
   | 'existingBucketKmsKeyArn'
-  | 'alarmEmail';
+  | 'alarmEmail'
+  | 'ledgerReaderRoleArn';
 type NumberKey =
   | 'memorySize'
   | 'timeoutSeconds'
@@ -35,6 +38,7 @@ const STRING_KEYS: readonly StringKey[] = [
   'existingBucketName',
   'existingBucketKmsKeyArn',
   'alarmEmail',
+  'ledgerReaderRoleArn',
 ];
 const NUMBER_KEYS: readonly NumberKey[] = [
   'memorySize',
@@ -69,6 +73,15 @@ export function readDeploymentPropsFromContext(node: Node): SyncDeploymentProps 
       typeof value === 'number' ? value : typeof value === 'string' ? Number(value.trim()) : Number.NaN;
     if (Number.isFinite(parsed)) props[key] = parsed;
     else problems.push(`context ${key} must be a number, got ${JSON.stringify(value)}`);
+  }
+  // A bus name, or false (cdk.json) / 'false' (-c receiptsEventBus=false) to turn receipts off.
+  const bus: unknown = node.tryGetContext('receiptsEventBus');
+  if (bus === false || (typeof bus === 'string' && bus.trim().toLowerCase() === 'false')) {
+    props.receiptsEventBus = false;
+  } else if (typeof bus === 'string' && !isUnset(bus)) {
+    props.receiptsEventBus = bus.trim();
+  } else if (!isUnset(bus)) {
+    problems.push(`context receiptsEventBus must be a bus name or ARN, or false, got ${JSON.stringify(bus)}`);
   }
   if (problems.length > 0) throw new InvalidDeploymentPropsError(problems);
   return props;

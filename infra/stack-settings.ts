@@ -106,6 +106,18 @@ export interface SyncDeploymentProps {
    * @default 900
    */
   readonly oldestMessageAgeAlarmSeconds?: number;
+  /**
+   * The EventBridge bus the function sends its receipts to (README "Receipts"): a bus name, or the ARN of a bus in
+   * the stack's account and Region. The function may `events:PutEvents` on this bus only. `false` turns receipts off.
+   * @default 'default' (the account's default event bus)
+   */
+  readonly receiptsEventBus?: string | false;
+  /**
+   * ARN of an IAM role, in the stack's account, that the ticket system uses to look up one object's export state:
+   * it gets `dynamodb:GetItem` on the export ledger table and nothing else (README "Reading the export state").
+   * @default - no role is granted
+   */
+  readonly ledgerReaderRoleArn?: string;
 }
 
 /** {@link SyncDeploymentProps} with every default applied, after validation. */
@@ -130,6 +142,9 @@ export interface SyncDeploymentSettings {
   readonly uploadChunksInFlight: number;
   readonly logRetentionDays: number;
   readonly oldestMessageAgeAlarmSeconds: number;
+  /** The receipts bus (a name or ARN), or `undefined` when receipts are off. */
+  readonly receiptsEventBus: string | undefined;
+  readonly ledgerReaderRoleArn: string | undefined;
 }
 
 /** Thrown at synth when props are wrong; `problems` holds one exact message per wrong prop or combination. */
@@ -160,6 +175,7 @@ export const DEPLOYMENT_DEFAULTS = {
   uploadChunksInFlight: 4,
   logRetentionDays: 30,
   oldestMessageAgeAlarmSeconds: 900,
+  receiptsEventBus: 'default',
 } as const;
 
 /** Memory the runtime, the SDKs and one batch's bookkeeping need besides the upload buffers, in MB. */
@@ -179,6 +195,11 @@ const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 // A key ARN, not an alias: IAM matches kms:Decrypt against the key's ARN, never an alias.
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+// EventBridge's event bus names: 1 to 256 of letters, digits, '.', '-', '_' and '/' (CreateEventBus `Name`).
+const EVENT_BUS_NAME = /^[A-Za-z0-9._/-]{1,256}$/;
+const EVENT_BUS_ARN = /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:event-bus\/[A-Za-z0-9._/-]{1,256}$/;
+// An IAM role ARN, optionally with a path: arn:aws:iam::123456789012:role/path/name.
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
 const MAX_KEY_PREFIX_LENGTH = 1024;
 
 function isWholeNumberIn(value: number, min: number, max: number): boolean {
@@ -345,6 +366,23 @@ export function resolveDeploymentSettings(props: SyncDeploymentProps = {}): Sync
     );
   }
 
+  const receiptsEventBus =
+    props.receiptsEventBus === false ? undefined : (props.receiptsEventBus ?? d.receiptsEventBus);
+  if (
+    receiptsEventBus !== undefined &&
+    !EVENT_BUS_NAME.test(receiptsEventBus) &&
+    !EVENT_BUS_ARN.test(receiptsEventBus)
+  ) {
+    problems.push(
+      `receiptsEventBus must be an event bus name (letters, digits, '.', '-', '_', '/'), an event bus ARN, or false to turn receipts off, got '${receiptsEventBus}'`,
+    );
+  }
+  if (props.ledgerReaderRoleArn !== undefined && !ROLE_ARN.test(props.ledgerReaderRoleArn)) {
+    problems.push(
+      `ledgerReaderRoleArn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got '${props.ledgerReaderRoleArn}'`,
+    );
+  }
+
   if (problems.length > 0) throw new InvalidDeploymentPropsError(problems);
   return {
     instanceName,
@@ -367,5 +405,7 @@ export function resolveDeploymentSettings(props: SyncDeploymentProps = {}): Sync
     uploadChunksInFlight,
     logRetentionDays,
     oldestMessageAgeAlarmSeconds,
+    receiptsEventBus,
+    ledgerReaderRoleArn: props.ledgerReaderRoleArn,
   };
 }

@@ -14,6 +14,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/powertools.ts';
 import { acknowledgeNagRule, acknowledgeWildcardResource } from './nag.ts';
+import { ExportReceipts } from './receipts.ts';
 import { ScopedSqsDestination } from './scoped-sqs-destination.ts';
 import {
   resolveDeploymentSettings,
@@ -57,6 +58,7 @@ export class TicketDropboxSyncStack extends Stack {
   readonly eventSource: SqsEventSource;
   readonly alarmTopic: sns.Topic;
   readonly monitoring: SyncMonitoring;
+  readonly receipts: ExportReceipts;
 
   constructor(scope: Construct, id: string, props: TicketDropboxSyncStackProps = {}) {
     const settings = resolveDeploymentSettings(props);
@@ -173,6 +175,13 @@ export class TicketDropboxSyncStack extends Stack {
     });
 
     this.grantFunctionReads(role, settings);
+
+    // Receipts on the bus for the ticket system (README "Receipts"), and its role's reads of the ledger.
+    this.receipts = new ExportReceipts(this, 'Receipts', {
+      fn: this.function,
+      eventBus: settings.receiptsEventBus,
+      ledgerReaderRoleArn: settings.ledgerReaderRoleArn,
+    });
 
     // Feeds the function batches; at most maxConcurrency instances write to one Dropbox namespace at once. Its
     // consume grant includes sqs:ChangeMessageVisibility, with which the function sets each failed record's retry delay.
@@ -405,6 +414,14 @@ export class TicketDropboxSyncStack extends Stack {
       },
       AlarmTopicArn: { value: this.alarmTopic.topicArn, description: 'Alarm notifications' },
       DashboardUrl: { value: this.monitoring.dashboardUrl(), description: 'The CloudWatch dashboard' },
+      ...(this.receipts.eventBusArn === undefined
+        ? {}
+        : {
+            ReceiptsEventBusArn: {
+              value: this.receipts.eventBusArn,
+              description: 'The bus the receipts go to (source ticket-dropbox-sync)',
+            },
+          }),
     };
     for (const [id, output] of Object.entries(outputs)) {
       new CfnOutput(this, id, output);

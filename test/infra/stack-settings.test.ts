@@ -45,6 +45,8 @@ describe('resolveDeploymentSettings', () => {
       uploadChunksInFlight: DEPLOYMENT_DEFAULTS.uploadChunksInFlight,
       logRetentionDays: 30,
       oldestMessageAgeAlarmSeconds: 900,
+      receiptsEventBus: 'default',
+      ledgerReaderRoleArn: undefined,
     });
   });
 

@@ -320,6 +320,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
     );
     expect([...actions].sort()).toEqual(
       [
+        'events:PutEvents',
         'kms:Decrypt',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
@@ -536,6 +537,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
         'QueueArn',
         'QueueKmsKeyArn',
         'QueueUrl',
+        'ReceiptsEventBusArn',
         'SettingsKmsKeyId',
         'SettingsPath',
       ].sort(),
