@@ -106,25 +106,21 @@ export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
   return new SQSClient(awsClientConfig('AWS_ENDPOINT_URL_SQS', options));
 }
 
-/** Bounds of one EventBridge call: a receipt must never hold a record (or its invocation) for long. */
-export const EVENTBRIDGE_TIMEOUTS = { connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000 } as const;
+/** The longest an EventBridge call may take: a receipt must never hold its record (or the invocation) for long. */
+export const EVENTBRIDGE_REQUEST_TIMEOUT_MS = 5_000;
 
 /**
- * An EventBridge client (receipts), its endpoint from `AWS_ENDPOINT_URL_EVENTBRIDGE`. Every call is bounded by
- * {@link EVENTBRIDGE_TIMEOUTS}; the SDK makes one attempt only, since the receipt sender retries failed calls and
- * failed entries itself with the project's retry policy (lib/aws/eventbridge-receipts.ts).
+ * An EventBridge client (receipts), its endpoint from `AWS_ENDPOINT_URL_EVENTBRIDGE`. Bounded like every client,
+ * with a request timeout of at most {@link EVENTBRIDGE_REQUEST_TIMEOUT_MS}; the SDK makes one attempt only, since the
+ * receipt sender retries failed calls and failed entries itself with the project's retry policy
+ * (lib/aws/eventbridge-receipts.ts).
  */
 export function createEventBridgeClient(options: AwsClientOptions = {}): EventBridgeClient {
-  const env = options.env ?? process.env;
+  const config = awsClientConfig('AWS_ENDPOINT_URL_EVENTBRIDGE', options);
+  const requestMs = Math.min(config.requestHandler.requestTimeout, EVENTBRIDGE_REQUEST_TIMEOUT_MS);
   return new EventBridgeClient({
-    region: options.region,
-    endpoint: env.AWS_ENDPOINT_URL_EVENTBRIDGE ?? env.AWS_ENDPOINT_URL,
+    ...config,
     maxAttempts: 1,
-    requestHandler: {
-      connectionTimeout: EVENTBRIDGE_TIMEOUTS.connectionTimeoutMs,
-      requestTimeout: EVENTBRIDGE_TIMEOUTS.requestTimeoutMs,
-      // Without it, this SDK version only logs a warning when the request timeout passes and keeps waiting.
-      throwOnRequestTimeout: true,
-    },
+    requestHandler: { ...config.requestHandler, requestTimeout: requestMs, socketTimeout: requestMs },
   });
 }
