@@ -16,32 +16,34 @@ import {
 import { CommitGroup } from '../../lib/commit-group.ts';
 import { isSyncError } from '../../lib/errors.ts';
 import { ReceiptBatch } from '../../lib/receipt-batch.ts';
-import { createReceipt, type Receipt, type ReceiptDetail } from '../../lib/receipts.ts';
+import { dueReceipt, type Receipt, type ReceiptDetail } from '../../lib/receipts.ts';
 import { type EventBridgeEmulator, startEventBridgeEmulator } from '../../tools/emulators/events/server.ts';
 
 const FAST_RETRY = { baseMs: 1, capMs: 4 };
 
-function receiptFor(ticketId: number, extra: Partial<ReceiptDetail> = {}): Receipt {
-  return createReceipt({
-    state: 'exported',
+function receiptFor(ticketId: number, reason = 'Export: the file is not final.'): Receipt {
+  const receipt = dueReceipt({
+    id: `s3://ticket-files/tickets/${ticketId}/Proof.pdf`,
     bucket: 'ticket-files',
     key: `tickets/${ticketId}/Proof.pdf`,
-    versionId: null,
-    eTag: `etag-${ticketId}`,
-    ticketId: String(ticketId),
-    ticketType: 'print',
-    fileStatus: 'non-final',
-    size: 1000 + ticketId,
-    dropbox: {
-      path: `/Ticket Files/Proof (${ticketId}).pdf`,
-      id: `id:${ticketId}`,
-      rev: `rev${ticketId}`,
-      contentHash: 'a'.repeat(64),
+    object: { eTag: `etag-${ticketId}`, size: 1000 + ticketId },
+    ticket: { id: String(ticketId), type: 'print', fileStatus: 'non-final' },
+    state: 'exported',
+    reason: { code: 'non-final-file', message: reason },
+    stateAt: '2026-12-01T14:02:03.000Z',
+    export: {
+      exportedAt: '2026-12-01T14:02:03.000Z',
+      file: {
+        id: `id:${ticketId}`,
+        rev: `rev${ticketId}`,
+        pathDisplay: `/Ticket Files/Proof (${ticketId}).pdf`,
+        contentHash: 'a'.repeat(64),
+        size: 1000 + ticketId,
+      },
     },
-    reason: { code: 'non-final-file', message: 'Export: the file is not final.' },
-    time: '2026-12-01T14:02:03.000Z',
-    ...extra,
   });
+  if (receipt === undefined) throw new Error('an exported record is due a receipt');
+  return receipt;
 }
 
 describe('EventBridge receipt sender', () => {
@@ -96,9 +98,7 @@ describe('EventBridge receipt sender', () => {
   it('splits calls by the documented entry size so that no call reaches 256 KB', async () => {
     // Prepare: reasons long enough that four entries would pass 256 KB, three do not.
     const message = 'x'.repeat(70 * 1024);
-    const receipts = Array.from({ length: 7 }, (_, index) =>
-      receiptFor(index, { reason: { code: 'long', message } }),
-    );
+    const receipts = Array.from({ length: 7 }, (_, index) => receiptFor(index, message));
     const sizes = receipts.map((receipt) => putEventsEntrySize(toPutEventsEntry(receipt, 'tickets')));
 
     // Act
