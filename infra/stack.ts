@@ -13,6 +13,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/powertools.ts';
+import { ExportLedger } from './export-ledger.ts';
 import { acknowledgeNagRule, acknowledgeWildcardResource } from './nag.ts';
 import { ExportReceipts } from './receipts.ts';
 import { ScopedSqsDestination } from './scoped-sqs-destination.ts';
@@ -54,6 +55,7 @@ export class TicketDropboxSyncStack extends Stack {
   readonly deadLetterQueue: sqs.Queue;
   readonly settingsKey: kms.Key;
   readonly messagesKey: kms.Key;
+  readonly exportLedger: ExportLedger;
   readonly function: NodejsFunction;
   readonly eventSource: SqsEventSource;
   readonly alarmTopic: sns.Topic;
@@ -120,6 +122,9 @@ export class TicketDropboxSyncStack extends Stack {
     this.bucket.addEventNotification(s3.EventType.OBJECT_TAGGING_PUT, destination, { prefix: keyPrefix });
     this.acknowledgeNotificationsHandler();
 
+    // What was exported for each object and where (infra/export-ledger.ts).
+    this.exportLedger = new ExportLedger(this, 'ExportLedger');
+
     // The function's logs, with a retention (a log group Lambda creates itself keeps logs forever).
     const logGroup = new logs.LogGroup(this, 'FunctionLogGroup', {
       retention: logRetention(settings.logRetentionDays),
@@ -152,6 +157,7 @@ export class TicketDropboxSyncStack extends Stack {
         SETTINGS_CACHE_TTL_SECONDS: String(settings.settingsCacheTtlSeconds),
         KEY_PREFIX: keyPrefix,
         QUEUE_URL: this.queue.queueUrl,
+        LEDGER_TABLE: this.exportLedger.table.tableName,
         UPLOAD_CHUNK_MIB: String(settings.uploadChunkMiB),
         UPLOAD_CHUNKS_IN_FLIGHT: String(settings.uploadChunksInFlight),
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
@@ -175,6 +181,7 @@ export class TicketDropboxSyncStack extends Stack {
     });
 
     this.grantFunctionReads(role, settings);
+    this.exportLedger.grantSyncAccess(role);
 
     // Receipts on the bus for the ticket system (README "Receipts"), and its role's reads of the ledger.
     this.receipts = new ExportReceipts(this, 'Receipts', {
@@ -287,16 +294,6 @@ export class TicketDropboxSyncStack extends Stack {
         resources: [this.bucket.bucketArn],
       }),
     );
-    // ListObjectVersions (with the object's key as Prefix) tells an earlier export of the same object from another
-    // object's file at the same Dropbox path, so a new version replaces its own export under `rename`.
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ListEarlierVersions',
-        actions: ['s3:ListBucketVersions'],
-        resources: [this.bucket.bucketArn],
-        conditions: { StringLike: { 's3:prefix': [`${settings.keyPrefix}*`] } },
-      }),
-    );
     if (settings.existingBucketKmsKeyArn) {
       role.addToPrincipalPolicy(
         new iam.PolicyStatement({
@@ -406,6 +403,10 @@ export class TicketDropboxSyncStack extends Stack {
       QueueKmsKeyArn: {
         value: this.messagesKey.keyArn,
         description: 'The KMS key of the queues and the alarm topic (operators sending or redriving need it)',
+      },
+      LedgerTableName: {
+        value: this.exportLedger.table.tableName,
+        description: 'The export ledger: what was exported for each object and where (read by the CLI)',
       },
       FunctionName: { value: this.function.functionName, description: 'The sync function' },
       EventSourceMappingId: {

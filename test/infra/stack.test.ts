@@ -253,13 +253,49 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
       Action: 's3:ListBucket',
       Resource: getAtt(synth.stack.bucket),
     });
-    expect(statements).toContainEqual({
-      Sid: 'ListEarlierVersions',
-      Effect: 'Allow',
-      Action: 's3:ListBucketVersions',
-      Resource: getAtt(synth.stack.bucket),
-      Condition: { StringLike: { 's3:prefix': ['tickets/*'] } },
+  });
+
+  it('keeps the export ledger on demand, with point-in-time recovery, encrypted, protected and retained', () => {
+    // Assess
+    synth.template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    synth.template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        // SSEEnabled without a key or SSEType: KMS with the AWS managed key, aws/dynamodb.
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: true,
+      },
     });
+  });
+
+  it('grants the function GetItem and UpdateItem on the ledger table only, names it in its environment and an output', () => {
+    // Prepare
+    const table = synth.stack.exportLedger.table;
+
+    // Act
+    const statements = functionPolicyStatements(synth);
+    const onTable = statements.filter((statement) =>
+      actionsOf(statement).some((a) => a.startsWith('dynamodb:')),
+    );
+
+    // Assess
+    expect(onTable).toEqual([
+      {
+        Sid: 'ReadWriteExportLedger',
+        Effect: 'Allow',
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+        Resource: getAtt(table),
+      },
+    ]);
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ LEDGER_TABLE: { Ref: logicalIdOf(table) } }) },
+    });
+    synth.template.hasOutput('LedgerTableName', { Value: { Ref: logicalIdOf(table) } });
   });
 
   it("grants GetParametersByPath on the instance's settings path and kms:Decrypt on the settings key through SSM only", () => {
@@ -327,7 +363,8 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
         's3:GetObject',
         's3:GetObjectTagging',
         's3:ListBucket',
-        's3:ListBucketVersions',
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
         'sqs:GetQueueAttributes',
@@ -534,6 +571,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
         'EventSourceMappingId',
         'FunctionName',
         'KeyPrefix',
+        'LedgerTableName',
         'QueueArn',
         'QueueKmsKeyArn',
         'QueueUrl',
