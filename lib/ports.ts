@@ -4,6 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { SyncError } from './errors.ts';
+import type { LedgerClaim, LedgerRecord } from './ledger.ts';
 import type { Receipt } from './receipts.ts';
 
 /** What `HeadObject` tells about an S3 object. */
@@ -18,14 +19,6 @@ export interface ObjectHead {
   readonly versionId?: string | undefined;
 }
 
-/** One stored version of an object. */
-export interface ObjectVersion {
-  readonly versionId: string;
-  readonly eTag: string;
-  readonly size: number;
-  readonly lastModified: Date;
-}
-
 /** A byte range, both ends inclusive (as in an HTTP `Range` header). */
 export interface ByteRange {
   readonly start: number;
@@ -38,11 +31,6 @@ export interface ObjectStore {
   headObject(bucket: string, key: string, signal?: AbortSignal): Promise<ObjectHead | null>;
   /** `GetObjectTagging`; `null` when the object does not exist (404). */
   getObjectTags(bucket: string, key: string, signal?: AbortSignal): Promise<Record<string, string> | null>;
-  /**
-   * The object's earlier versions (newest first; empty when the bucket keeps none or the store cannot list them).
-   * Lets the sync tell an earlier export of the same object from another object's file at the same path.
-   */
-  listEarlierVersions(bucket: string, key: string, signal?: AbortSignal): Promise<readonly ObjectVersion[]>;
   /**
    * `GetObject` pinned to an ETag (`IfMatch`), optionally for a range. Throws a permanent `SyncError` with code
    * `superseded` when the ETag no longer matches, `object-missing` when the object is gone.
@@ -151,4 +139,48 @@ export interface ReceiptSender {
    * sent, or the (transient) error that kept it from being sent. Never rejects; results are in `receipts`' order.
    */
   send(receipts: readonly Receipt[], signal?: AbortSignal): Promise<ReceiptSendResult[]>;
+}
+
+/** What {@link ExportLedger.claim} found. */
+export type ClaimResult =
+  | {
+      readonly taken: true;
+      /** The object's record as of the claim (`null` when it had none). */
+      readonly record: LedgerRecord | null;
+    }
+  | {
+      readonly taken: false;
+      /** The other instance's live claim. */
+      readonly holder: LedgerClaim;
+    };
+
+/**
+ * The export ledger (lib/ledger.ts): one record per S3 object, the single source of truth for what was exported for
+ * it and where. Writers serialise on a per-object claim, a lease taken with a conditional write.
+ */
+export interface ExportLedger {
+  /** The object's record, read strongly consistent; `null` when it has none. */
+  read(id: string, signal?: AbortSignal): Promise<LedgerRecord | null>;
+  /**
+   * Takes the object's claim for `owner` until `expiresAt` (epoch ms), unless another owner holds a claim that has
+   * not expired at `now`. Creates the record (bucket and key only) when there is none.
+   */
+  claim(
+    request: {
+      readonly id: string;
+      readonly bucket: string;
+      readonly key: string;
+      readonly owner: string;
+      readonly expiresAt: number;
+      readonly now: number;
+    },
+    signal?: AbortSignal,
+  ): Promise<ClaimResult>;
+  /**
+   * Replaces the record with `record` and releases the claim, if `owner` still holds it and the record's sequencer
+   * does not go back. Returns false (and writes nothing) otherwise.
+   */
+  settle(record: LedgerRecord, owner: string, signal?: AbortSignal): Promise<boolean>;
+  /** Releases `owner`'s claim without writing anything else (nothing happens if it holds none). */
+  release(id: string, owner: string, signal?: AbortSignal): Promise<void>;
 }

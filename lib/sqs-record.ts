@@ -208,6 +208,8 @@ async function processMessage(
           dropboxPath: null,
           bytes: 0,
           warnings: [],
+          stateChanged: false,
+          at: new Date().toISOString(),
         };
         logOutcome(deps, outcome, record.messageId, Date.now() - started);
         outcomes.push(outcome);

@@ -1,16 +1,35 @@
 /**
  * The sync of one S3 event into Dropbox (DESIGN.md "Flow", steps 1 to 6). Pure orchestration over the ports: the
  * function, the local stack and the CLI's tests run this same code with different adapters.
+ *
+ * What was exported for an object, and where, is decided by the export ledger (lib/ledger.ts), never by what sits at
+ * the target path: exports of one object are serialised by a claim in its ledger record, an event older than the
+ * ledger's ends `superseded`, and the newest version always ends up in Dropbox.
  */
-import { SyncError } from './errors.ts';
+import { randomUUID } from 'node:crypto';
+import { errorMessage, isAbortError, isSyncError, SyncError } from './errors.ts';
+import {
+  isSameContent,
+  isStateChange,
+  type LedgerDropboxFile,
+  type LedgerExport,
+  type LedgerRecord,
+  type LedgerState,
+  type LedgerTicket,
+  laterSequencer,
+  ledgerId,
+  normalizeSequencer,
+} from './ledger.ts';
 import type {
   ByteRange,
   CommitGroupMember,
   DropboxFile,
   DropboxTarget,
+  ExportLedger,
   ObjectHead,
   ObjectStore,
 } from './ports.ts';
+import { sleep } from './retry.ts';
 import { evaluateExport, type Reason } from './rules.ts';
 import type { S3ObjectEvent } from './s3-event.ts';
 import type { DropboxCredentials, Settings } from './settings.ts';
@@ -22,11 +41,20 @@ export interface SyncDeps {
   readonly loadSettings: (signal?: AbortSignal) => Promise<Settings>;
   /** The Dropbox target for these credentials (reused across calls by the caller). */
   readonly dropboxFor: (credentials: DropboxCredentials) => DropboxTarget;
+  /** The export ledger: what was exported for each object, and the per-object claim. */
+  readonly ledger: ExportLedger;
   /** The record's member of its invocation's commit group: small files then commit in one batch. */
   readonly batch?: CommitGroupMember | undefined;
+  /**
+   * When the invocation ends (epoch ms): a claim on an object never lasts longer, so that an instance that dies
+   * holding one blocks the object no longer than its own invocation could have. @default 15 minutes from now
+   */
+  readonly invocationEndsAt?: number | undefined;
+  /** How long a record waits in the invocation for another instance's claim on its object. @default 15000 */
+  readonly claimWaitMs?: number | undefined;
 }
 
-/** How one S3 event ended, when it did not fail. */
+/** How one S3 event ended, when it did not fail: what a log line, a metric and a receipt need. */
 export interface SyncOutcome {
   readonly bucket: string;
   readonly key: string;
@@ -40,63 +68,211 @@ export interface SyncOutcome {
   /** Bytes uploaded to Dropbox (0 for a skip). */
   readonly bytes: number;
   readonly warnings: readonly Reason[];
+  /** The S3 version decided on: the object's newest, which is not always the event's. */
+  readonly versionId?: string | undefined;
+  readonly eTag?: string | undefined;
+  readonly ticket?: LedgerTicket | undefined;
+  /** The object's file in Dropbox after this event: the one just written, or its earlier export found in place. */
+  readonly dropboxFile?: LedgerDropboxFile | undefined;
+  /** The state this event left in the ledger; absent when it wrote none (a superseded event). */
+  readonly state?: LedgerState | undefined;
+  /** The object's export state changed (a version exported, a first skip or a new reason): what receipts report. */
+  readonly stateChanged: boolean;
+  /** When the outcome was decided, ISO 8601. */
+  readonly at: string;
 }
 
-/** How many times a version that changed during its own upload is exported again before giving up to its event. */
+/** How many versions one event exports when newer ones keep landing during its uploads. */
 const MAX_VERSION_ROUNDS = 3;
+/** A claim, when the invocation's end is unknown: Lambda's longest timeout. */
+const DEFAULT_CLAIM_MS = 15 * 60_000;
+const DEFAULT_CLAIM_WAIT_MS = 15_000;
+const CLAIM_POLL_FIRST_MS = 100;
+const CLAIM_POLL_MAX_MS = 2_000;
+/** What `GetObject` pinned to the decided version reports when that version is no longer there. */
+const CHANGED_DURING_READ = new Set(['superseded', 'object-missing']);
+/** Budget of the ledger write that records a failure, which runs after the record's own signal may have fired. */
+const FAILURE_WRITE_TIMEOUT_MS = 3_000;
 
 /** Dropbox's `client_modified` form of a date: ISO 8601 in UTC without milliseconds. */
 export function formatClientModified(date: Date): string {
   return `${date.toISOString().slice(0, 19)}Z`;
 }
 
-function skip(
-  event: S3ObjectEvent,
-  code: string,
-  message: string,
-  extra: Partial<Pick<SyncOutcome, 'dropboxPath' | 'size' | 'warnings'>> = {},
-): SyncOutcome {
+/** The per-event context every step shares. */
+interface EventContext {
+  readonly event: S3ObjectEvent;
+  readonly deps: SyncDeps;
+  readonly signal: AbortSignal | undefined;
+  readonly id: string;
+  readonly owner: string;
+  readonly claimExpiresAt: number;
+  readonly eventSequencer: string | undefined;
+}
+
+/** What one round decided, with the record it settled. */
+interface RoundResult {
+  readonly outcome: SyncOutcome;
+  /** The version uploaded in this round, when one was. */
+  readonly uploaded?: ObjectHead | undefined;
+}
+
+function toLedgerFile(file: DropboxFile): LedgerDropboxFile {
   return {
-    bucket: event.bucket,
-    key: event.key,
-    eventName: event.eventName,
-    decision: 'skipped',
-    reason: { code, message },
-    dropboxPath: extra.dropboxPath ?? null,
-    size: extra.size,
-    bytes: 0,
-    warnings: extra.warnings ?? [],
+    id: file.id,
+    rev: file.rev,
+    pathDisplay: file.pathDisplay,
+    contentHash: file.contentHash,
+    size: file.size,
   };
 }
 
-function sameExport(existing: DropboxFile, head: ObjectHead): boolean {
-  return existing.size === head.size && existing.clientModified === formatClientModified(head.lastModified);
+function describeVersion(head: ObjectHead): LedgerRecord['object'] {
+  return {
+    versionId: head.versionId,
+    eTag: head.eTag,
+    size: head.size,
+    lastModified: head.lastModified.toISOString(),
+  };
+}
+
+function buildOutcome(
+  context: EventContext,
+  fields: Omit<SyncOutcome, 'bucket' | 'key' | 'eventName' | 'at' | 'warnings' | 'bytes' | 'stateChanged'> &
+    Partial<Pick<SyncOutcome, 'warnings' | 'bytes' | 'stateChanged'>>,
+): SyncOutcome {
+  return {
+    bucket: context.event.bucket,
+    key: context.event.key,
+    eventName: context.event.eventName,
+    warnings: [],
+    bytes: 0,
+    stateChanged: false,
+    at: new Date().toISOString(),
+    ...fields,
+  };
 }
 
 /**
- * Finds whether the file at the target path is an earlier export of this same object (its size and
- * `client_modified` match one of the object's earlier S3 versions): then the new version replaces exactly that
- * revision, even under `rename`. Anything else at the path is another file and is never replaced.
+ * Takes the object's claim, waiting in the invocation while another instance holds it (briefly: small files are
+ * done in a second), then giving the record back to the queue with a delay near the claim's remaining time, so a
+ * record never burns its receives behind a long upload. The wait runs apart from the commit group, which therefore
+ * commits the others' small files (the claim holder's among them) meanwhile.
  */
-async function earlierExportRev(
-  deps: SyncDeps,
-  event: S3ObjectEvent,
-  existing: DropboxFile,
-  signal: AbortSignal | undefined,
-): Promise<string | undefined> {
-  const versions = await deps.objects.listEarlierVersions(event.bucket, event.key, signal);
-  const match = versions.find(
-    (version) =>
-      version.size === existing.size &&
-      formatClientModified(version.lastModified) === existing.clientModified,
+async function claimObject(context: EventContext): Promise<LedgerRecord | null> {
+  const { deps, signal, event } = context;
+  const request = () => ({
+    id: context.id,
+    bucket: event.bucket,
+    key: event.key,
+    owner: context.owner,
+    expiresAt: context.claimExpiresAt,
+    now: Date.now(),
+  });
+  const first = await deps.ledger.claim(request(), signal);
+  if (first.taken) return first.record;
+  const waitUntil = Math.min(
+    Date.now() + (deps.claimWaitMs ?? DEFAULT_CLAIM_WAIT_MS),
+    context.claimExpiresAt,
   );
-  return match ? existing.rev : undefined;
+  const wait = async (): Promise<LedgerRecord | null> => {
+    let holder = first.holder;
+    for (let delay = CLAIM_POLL_FIRST_MS; Date.now() + delay <= waitUntil; ) {
+      await sleep(delay, signal);
+      const next = await deps.ledger.claim(request(), signal);
+      if (next.taken) return next.record;
+      holder = next.holder;
+      delay = Math.min(delay * 2, CLAIM_POLL_MAX_MS);
+    }
+    throw new SyncError(
+      `another instance is exporting s3://${event.bucket}/${event.key}; this event is checked again once its claim ends`,
+      {
+        kind: 'transient',
+        code: 'export-in-progress',
+        retryAfterMs: Math.max(1_000, holder.expiresAt - Date.now() + 1_000),
+      },
+    );
+  };
+  return deps.batch === undefined ? wait() : deps.batch.runApart(wait);
+}
+
+/** A refusal the rules foresaw (a name Dropbox does not take): a skip with that reason, never retried. */
+async function settlePermanent(
+  context: EventContext,
+  previous: LedgerRecord | null,
+  error: SyncError,
+): Promise<SyncOutcome> {
+  const { event } = context;
+  const next: LedgerRecord = {
+    ...(previous ?? { id: context.id, bucket: event.bucket, key: event.key }),
+    sequencer: laterSequencer(context.eventSequencer, previous?.sequencer),
+    claim: undefined,
+    failure: undefined,
+    state: 'skipped',
+    reason: { code: error.code, message: error.message },
+    stateAt: new Date().toISOString(),
+  };
+  await settle(context, next);
+  return buildOutcome(context, {
+    decision: 'skipped',
+    reason: next.reason as Reason,
+    dropboxPath: null,
+    state: next.state,
+    stateChanged: isStateChange(previous, next),
+  });
+}
+
+/** Writes `next` and releases the claim; a lost claim fails the record (transient) rather than overwrite a newer one. */
+async function settle(context: EventContext, next: LedgerRecord): Promise<void> {
+  const written = await context.deps.ledger.settle(next, context.owner, context.signal);
+  if (!written) {
+    throw new SyncError(
+      `the ledger record of ${context.id} changed under this instance's claim (the claim expired); tried again`,
+      { kind: 'transient', code: 'ledger-claim-lost' },
+    );
+  }
 }
 
 /**
- * Syncs one S3 event: reads the object, applies the rules, and streams it into Dropbox when it qualifies.
- * Returns the outcome of an export or a skip; throws a {@link SyncError} for a failure (transient or account-wide),
- * which the caller turns into a retry.
+ * Records a failure after the claim was taken, and releases the claim. The state stays what it was (an exported
+ * file stays exported while a tag change is retried); `failed` is written only while nothing has settled, and a
+ * failure of kind `blocked` (a Dropbox refusal the rules did not foresee) becomes the state.
+ */
+async function recordFailure(
+  context: EventContext,
+  previous: LedgerRecord | null,
+  error: unknown,
+): Promise<void> {
+  const at = new Date().toISOString();
+  const kind = isSyncError(error) ? error.kind : isAbortError(error) ? 'aborted' : 'transient';
+  const code = isSyncError(error) ? error.code : isAbortError(error) ? 'deadline' : 'unexpected-error';
+  const failure = { kind, code, message: errorMessage(error), at };
+  const { event } = context;
+  const blocked = kind === 'blocked';
+  const next: LedgerRecord = {
+    ...(previous ?? { id: context.id, bucket: event.bucket, key: event.key }),
+    claim: undefined,
+    ...(blocked
+      ? { state: 'blocked', reason: { code, message: failure.message }, stateAt: at, failure: undefined }
+      : previous?.state === undefined || previous.state === 'failed'
+        ? { state: 'failed', reason: { code, message: failure.message }, stateAt: at, failure: undefined }
+        : { failure }),
+  };
+  // The record's own signal may be what failed it (the deadline): the write gets a budget of its own.
+  const signal = AbortSignal.timeout(FAILURE_WRITE_TIMEOUT_MS);
+  try {
+    const written = await context.deps.ledger.settle(next, context.owner, signal);
+    if (!written) await context.deps.ledger.release(context.id, context.owner, signal);
+  } catch (writeError) {
+    // The record fails anyway and comes back; its claim expires with the invocation at the latest.
+    if (!(writeError instanceof Error)) throw writeError;
+  }
+}
+
+/**
+ * Syncs one S3 event: claims the object in the ledger, reads it, applies the rules, and streams its newest version
+ * into Dropbox unless the ledger shows it there already. Returns the outcome of an export or a skip; throws a
+ * {@link SyncError} for a failure (transient or account-wide), which the caller turns into a retry.
  */
 export async function syncObjectEvent(
   event: S3ObjectEvent,
@@ -104,93 +280,328 @@ export async function syncObjectEvent(
   signal?: AbortSignal,
 ): Promise<SyncOutcome> {
   const settings = await deps.loadSettings(signal);
-  let expectedETag = event.eTag;
+  const context: EventContext = {
+    event,
+    deps,
+    signal,
+    id: ledgerId(event.bucket, event.key),
+    owner: randomUUID(),
+    claimExpiresAt: deps.invocationEndsAt ?? Date.now() + DEFAULT_CLAIM_MS,
+    eventSequencer: normalizeSequencer(event.sequencer),
+  };
+  let previous = await claimObject(context);
   for (let round = 0; ; round += 1) {
-    signal?.throwIfAborted();
-    const head = await deps.objects.headObject(event.bucket, event.key, signal);
-    if (!head)
-      return skip(event, 'object-missing', 'The object no longer exists in S3 (deleted after its event)');
-    if (expectedETag !== undefined && expectedETag !== '' && head.eTag !== expectedETag) {
-      return skip(event, 'superseded', 'A newer version of the object exists; its own event exports it', {
-        size: head.size,
-      });
+    let result: RoundResult;
+    try {
+      result = await runRound(context, settings, previous, round);
+    } catch (error) {
+      // The object changed (or went) while it was read: decide again, under the same claim, for what is there now.
+      if (isSyncError(error) && CHANGED_DURING_READ.has(error.code) && round + 1 < MAX_VERSION_ROUNDS)
+        continue;
+      if (isSyncError(error) && error.kind === 'permanent') return settlePermanent(context, previous, error);
+      await recordFailure(context, previous, error);
+      throw error;
     }
-    const tags = await deps.objects.getObjectTags(event.bucket, event.key, signal);
-    if (!tags)
-      return skip(event, 'object-missing', 'The object no longer exists in S3 (deleted after its event)');
-
-    const decision = evaluateExport({ key: event.key, metadata: head.metadata, tags }, settings.rules);
-    if (!decision.export || decision.dropboxPath === null) {
-      return skip(event, decision.reason.code, decision.reason.message, {
-        dropboxPath: decision.dropboxPath,
-        size: head.size,
-        warnings: decision.warnings,
-      });
-    }
-    if (!settings.dropbox) {
-      throw new SyncError('Dropbox is not connected: run `ticket-dropbox-sync connect`', {
-        kind: 'account',
-        code: 'dropbox-not-connected',
-      });
-    }
-    const dropbox = deps.dropboxFor(settings.dropbox);
-    const existing = await dropbox.getFileMetadata(decision.dropboxPath, signal);
-    if (existing && sameExport(existing, head)) {
-      return skip(
-        event,
-        'already-exported',
-        'Dropbox already holds this version (same size and modified time)',
-        {
-          dropboxPath: existing.pathDisplay,
-          size: head.size,
-          warnings: decision.warnings,
-        },
-      );
-    }
-    const replaceRev =
-      existing && settings.rules.onConflict === 'rename'
-        ? await earlierExportRev(deps, event, existing, signal)
-        : undefined;
-
-    const pinned = head.eTag;
-    // Every read is pinned to the version decided on: a large file is read in parallel ranges, each its own GetObject.
-    const openRange = (range: ByteRange | undefined, rangeSignal?: AbortSignal) =>
-      deps.objects.openObject(event.bucket, event.key, {
-        eTag: pinned,
-        range,
-        signal: rangeSignal ?? signal,
-      });
-    const committed = await dropbox.upload({
-      path: decision.dropboxPath,
-      size: head.size,
-      clientModified: head.lastModified,
-      onConflict: settings.rules.onConflict,
-      replaceRev,
-      openRange,
-      batch: deps.batch,
-      signal,
-    });
-
-    // Past the deadline the file is committed all the same: it is reported exported rather than failed.
+    const { uploaded } = result;
+    if (uploaded === undefined || round + 1 >= MAX_VERSION_ROUNDS) return result.outcome;
+    // A newer version may have landed during the upload: export it too, so the newest always wins. The claim is
+    // free meanwhile; when another instance took it, that instance exports the newest version.
+    // Past the deadline the file is committed and recorded all the same: it is reported exported, not failed.
     const after = await deps.objects.headObject(event.bucket, event.key, signal).catch((error: unknown) => {
       if (signal?.aborted) return null;
       throw error;
     });
-    if (after && after.eTag !== head.eTag && round + 1 < MAX_VERSION_ROUNDS) {
-      // A newer version landed while this one was uploading: export it too, so the newest always wins.
-      expectedETag = after.eTag;
-      continue;
-    }
+    if (after === null || after.eTag === uploaded.eTag) return result.outcome;
+    const again = await deps.ledger.claim(
+      {
+        id: context.id,
+        bucket: event.bucket,
+        key: event.key,
+        owner: context.owner,
+        expiresAt: context.claimExpiresAt,
+        now: Date.now(),
+      },
+      signal,
+    );
+    if (!again.taken) return result.outcome;
+    previous = again.record;
+  }
+}
+
+/** One decision under the claim: read the object, decide by the rules and the ledger, write, settle. */
+async function runRound(
+  context: EventContext,
+  settings: Settings,
+  previous: LedgerRecord | null,
+  round: number,
+): Promise<RoundResult> {
+  const { event, deps, signal } = context;
+  const head = await deps.objects.headObject(event.bucket, event.key, signal);
+  const tags = head === null ? null : await deps.objects.getObjectTags(event.bucket, event.key, signal);
+  const eventIsOlder =
+    context.eventSequencer !== undefined &&
+    previous?.sequencer !== undefined &&
+    context.eventSequencer < previous.sequencer;
+  const sequencer = laterSequencer(context.eventSequencer, previous?.sequencer);
+  const base: LedgerRecord = {
+    ...(previous ?? { id: context.id, bucket: event.bucket, key: event.key }),
+    sequencer,
+    claim: undefined,
+    failure: undefined,
+  };
+
+  if (head === null || tags === null) {
+    if (eventIsOlder) return superseded(context, previous, 'The object was deleted after a newer event');
+    const next: LedgerRecord = {
+      ...base,
+      state: 'skipped',
+      reason: {
+        code: 'object-missing',
+        message: 'The object no longer exists in S3 (deleted after its event)',
+      },
+      stateAt: new Date().toISOString(),
+    };
+    await settle(context, next);
     return {
-      bucket: event.bucket,
-      key: event.key,
-      eventName: event.eventName,
+      outcome: buildOutcome(context, {
+        decision: 'skipped',
+        reason: next.reason as Reason,
+        dropboxPath: null,
+        state: next.state,
+        stateChanged: isStateChange(previous, next),
+      }),
+    };
+  }
+
+  // An event older than the ledger's, or about a version that is no longer the newest, has nothing to do when the
+  // ledger already settled the newest version; otherwise this event exports the newest version itself.
+  const eventIsStale =
+    round === 0 &&
+    ((event.eTag !== undefined && event.eTag !== '' && event.eTag !== head.eTag) ||
+      (event.versionId !== undefined && head.versionId !== undefined && event.versionId !== head.versionId));
+  const settledNewest =
+    previous !== null &&
+    isSameContent(previous.object, head) &&
+    (previous.state === 'exported' || previous.state === 'skipped' || previous.state === 'blocked');
+  if ((eventIsOlder || eventIsStale) && settledNewest) {
+    return superseded(
+      context,
+      previous,
+      'A newer version of the object exists and the ledger has settled it',
+    );
+  }
+
+  const decision = evaluateExport({ key: event.key, metadata: head.metadata, tags }, settings.rules);
+  const file = decision.file;
+  const decided: LedgerRecord = {
+    ...base,
+    object: describeVersion(head),
+    ticket:
+      file === undefined
+        ? undefined
+        : { id: file.ticketId, type: file.ticketType, fileStatus: file.fileStatus },
+    stateAt: new Date().toISOString(),
+  };
+  const common = {
+    size: head.size,
+    versionId: head.versionId,
+    eTag: head.eTag,
+    ticket: decided.ticket,
+    warnings: decision.warnings,
+  };
+  if (!decision.export || decision.dropboxPath === null) {
+    const next: LedgerRecord = { ...decided, state: 'skipped', reason: decision.reason };
+    await settle(context, next);
+    return {
+      outcome: buildOutcome(context, {
+        ...common,
+        decision: 'skipped',
+        reason: decision.reason,
+        dropboxPath: decision.dropboxPath,
+        dropboxFile: previous?.export?.file,
+        state: next.state,
+        stateChanged: isStateChange(previous, next),
+      }),
+    };
+  }
+  if (!settings.dropbox) {
+    throw new SyncError('Dropbox is not connected: run `ticket-dropbox-sync connect`', {
+      kind: 'account',
+      code: 'dropbox-not-connected',
+    });
+  }
+  const dropbox = deps.dropboxFor(settings.dropbox);
+  const plan = await planWrite(previous?.export, head, decision.dropboxPath, dropbox, signal);
+
+  if (plan.kind === 'deleted') {
+    // A person deleted the export of this very version: a tag change, a redelivery or a backfill respects that.
+    const next: LedgerRecord = {
+      ...decided,
+      state: 'skipped',
+      reason: {
+        code: 'deleted-in-dropbox',
+        message:
+          'The export of this version was deleted in Dropbox; it is not put back (a new version of the object is exported again)',
+      },
+    };
+    await settle(context, next);
+    return {
+      outcome: buildOutcome(context, {
+        ...common,
+        decision: 'skipped',
+        reason: next.reason as Reason,
+        dropboxPath: null,
+        state: next.state,
+        stateChanged: isStateChange(previous, next),
+      }),
+    };
+  }
+
+  if (plan.kind === 'in-place') {
+    const exported = previous?.export as LedgerExport;
+    const { current, unchanged } = plan;
+    // The file follows a move (found by id); an unchanged file's revision is the one a new version replaces.
+    const kept: LedgerExport = {
+      ...exported,
+      file: unchanged ? toLedgerFile(current) : { ...exported.file, pathDisplay: current.pathDisplay },
+    };
+    const next: LedgerRecord = {
+      ...decided,
+      state: 'exported',
+      reason: decision.reason,
+      export: kept,
+    };
+    await settle(context, next);
+    const reason: Reason = unchanged
+      ? {
+          code: 'already-exported',
+          message: `Dropbox already holds this version: ${current.pathDisplay} (the ledger's file, found by its id)`,
+        }
+      : {
+          code: 'edited-in-dropbox',
+          message: `This version was exported to ${current.pathDisplay}, which was changed in Dropbox since; it is left as it is`,
+        };
+    return {
+      outcome: buildOutcome(context, {
+        ...common,
+        decision: 'skipped',
+        reason,
+        dropboxPath: current.pathDisplay,
+        dropboxFile: kept.file,
+        state: next.state,
+        stateChanged: isStateChange(previous, next),
+      }),
+    };
+  }
+
+  const onConflict = settings.rules.onConflict;
+  // Every read is pinned to the version decided on: a large file is read in parallel ranges, each its own GetObject.
+  const openRange = (range: ByteRange | undefined, rangeSignal?: AbortSignal) =>
+    deps.objects.openObject(event.bucket, event.key, {
+      eTag: head.eTag,
+      range,
+      signal: rangeSignal ?? signal,
+    });
+  const committed = await dropbox.upload({
+    path: plan.path,
+    size: head.size,
+    clientModified: head.lastModified,
+    onConflict,
+    replaceRev: plan.replaceRev,
+    openRange,
+    batch: deps.batch,
+    signal,
+  });
+  // Dropbox writes nothing for identical content at the target path: the file found there is then not this
+  // object's own writing, and a later version must not replace it.
+  const adopted =
+    plan.replaceRev === undefined &&
+    plan.existing !== null &&
+    committed.id === plan.existing.id &&
+    committed.rev === plan.existing.rev;
+  const exported: LedgerExport = {
+    versionId: head.versionId,
+    eTag: head.eTag,
+    exportedAt: new Date().toISOString(),
+    targetPath: decision.dropboxPath,
+    adopted,
+    file: toLedgerFile(committed),
+  };
+  const next: LedgerRecord = { ...decided, state: 'exported', reason: decision.reason, export: exported };
+  await settle(context, next);
+  return {
+    uploaded: head,
+    outcome: buildOutcome(context, {
+      ...common,
       decision: 'exported',
       reason: decision.reason,
       dropboxPath: committed.pathDisplay,
-      size: head.size,
       bytes: head.size,
-      warnings: decision.warnings,
+      dropboxFile: exported.file,
+      state: next.state,
+      stateChanged: isStateChange(previous, next),
+    }),
+  };
+}
+
+/** Releases the claim of an event that has nothing left to do. */
+async function superseded(
+  context: EventContext,
+  previous: LedgerRecord | null,
+  why: string,
+): Promise<RoundResult> {
+  await context.deps.ledger.release(context.id, context.owner, context.signal);
+  return {
+    outcome: buildOutcome(context, {
+      decision: 'skipped',
+      reason: { code: 'superseded', message: `${why}: this event changes nothing` },
+      dropboxPath: previous?.export?.file.pathDisplay ?? null,
+      size: previous?.object?.size,
+      versionId: previous?.object?.versionId,
+      eTag: previous?.object?.eTag,
+    }),
+  };
+}
+
+/** Where and how a version goes, given the object's last export. */
+type WritePlan =
+  /** The export of this content is in Dropbox (`unchanged`: as written, possibly moved; else edited since). */
+  | { readonly kind: 'in-place'; readonly current: DropboxFile; readonly unchanged: boolean }
+  /** The export of this content was deleted in Dropbox. */
+  | { readonly kind: 'deleted' }
+  /**
+   * Upload to `path`: replacing exactly `replaceRev` (the object's own earlier export, wherever it is now), or
+   * by the `on-conflict` setting, `existing` being what sat at the path before.
+   */
+  | {
+      readonly kind: 'upload';
+      readonly path: string;
+      readonly replaceRev?: string | undefined;
+      readonly existing: DropboxFile | null;
     };
+
+async function planWrite(
+  exported: LedgerExport | undefined,
+  head: ObjectHead,
+  targetPath: string,
+  dropbox: DropboxTarget,
+  signal: AbortSignal | undefined,
+): Promise<WritePlan> {
+  if (exported !== undefined) {
+    // By id (`files/get_metadata` takes `id:…` as a path): found wherever a person moved it, and not found once
+    // deleted. Its rev, or its content hash after a restore, tells whether it is still what was written.
+    const current = await dropbox.getFileMetadata(exported.file.id, signal);
+    const unchanged =
+      current !== null &&
+      (current.rev === exported.file.rev || current.contentHash === exported.file.contentHash);
+    if (isSameContent(exported, head)) {
+      return current === null ? { kind: 'deleted' } : { kind: 'in-place', current, unchanged };
+    }
+    if (current !== null && unchanged && !exported.adopted) {
+      // A new version replaces the object's own export (mode `update`), under `rename` too: a file changed since
+      // is a conflict, never overwritten.
+      return { kind: 'upload', path: current.pathDisplay, replaceRev: current.rev, existing: current };
+    }
   }
+  return { kind: 'upload', path: targetPath, existing: await dropbox.getFileMetadata(targetPath, signal) };
 }

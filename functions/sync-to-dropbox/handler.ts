@@ -9,7 +9,13 @@ import { type Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import {
+  createDynamoDbClient,
+  createS3Client,
+  createSqsClient,
+  createSsmClient,
+} from '../../lib/aws/clients.ts';
+import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
 import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { createSettingsLoader } from '../../lib/aws/settings-store.ts';
 import { createSqsRetryScheduler } from '../../lib/aws/sqs-retry-scheduler.ts';
@@ -64,6 +70,10 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
     logger,
     metrics,
     objects: createS3ObjectStore(createS3Client({ env })),
+    ledger: createDynamoDbLedger({
+      client: createDynamoDbClient({ env }),
+      tableName: env.LEDGER_TABLE ?? '',
+    }),
     loadSettings: (signal) => settings.load(signal),
     dropboxFor: (credentials) =>
       getDropboxClient({
@@ -93,19 +103,21 @@ export function createHandler(deps: HandlerDeps) {
     .use(injectLambdaContext(deps.logger))
     .use(logMetrics(deps.metrics))
     .handler(async (event, context) => {
-      const deadlines = createInvocationDeadlines(
-        context.getRemainingTimeInMillis?.() ?? 15 * 60_000,
-        margin,
-      );
+      const remaining = context.getRemainingTimeInMillis?.() ?? 15 * 60_000;
+      const deadlines = createInvocationDeadlines(remaining, margin);
       deps.metrics.addMetric('RecordsReceived', MetricUnit.Count, event.Records.length);
       const ids = event.Records.map((record) => record.messageId);
       const progress = new BatchProgress(ids);
       const processor = new BatchProcessor(EventType.SQS);
       // Records run in parallel; those with a small file commit it together, once all of them got that far.
-      const batchDeps: RecordDeps =
-        deps.batchCommits === false
-          ? recordDeps
-          : { ...recordDeps, commitGroup: new CommitGroup(ids, { commitSignal: deadlines.final }) };
+      const batchDeps: RecordDeps = {
+        ...recordDeps,
+        // A claim on an object in the export ledger never outlives this invocation.
+        invocationEndsAt: Date.now() + remaining,
+        ...(deps.batchCommits === false
+          ? {}
+          : { commitGroup: new CommitGroup(ids, { commitSignal: deadlines.final }) }),
+      };
       const processing = processPartialResponse(
         event,
         async (record: SQSRecord) => {

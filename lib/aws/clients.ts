@@ -1,16 +1,20 @@
 /**
  * AWS SDK clients, configured the same way for the function, the CLI and the local stack. Endpoints come from the
- * SDK's standard variables (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_SQS`, `AWS_ENDPOINT_URL`),
- * read from `options.env` so that an embedded local stack can pass its own; unset, the SDK resolves AWS's endpoints.
+ * SDK's standard variables (`AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_SSM`, `AWS_ENDPOINT_URL_SQS`,
+ * `AWS_ENDPOINT_URL_DYNAMODB`, `AWS_ENDPOINT_URL`), read from `options.env` so that an embedded local stack can pass
+ * its own; unset, the SDK resolves AWS's endpoints.
  *
  * Every client is bounded: a connection that is not up within {@link DEFAULT_AWS_TIMEOUTS}`.connectionMs` and a
  * request without an answer (or a socket idle) for `requestMs` fail with a `TimeoutError`, which the SDK retries
  * like any network error, and every call of the sync also carries the invocation's deadline as its `abortSignal`.
  */
+
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Options shared by the client factories. */
 export interface AwsClientOptions {
@@ -66,7 +70,7 @@ export function boundedRequestHandler(env: NodeJS.ProcessEnv = process.env) {
 
 /**
  * The shared part of every client's configuration: region, the service's custom endpoint when the environment
- * names one, and the bounded request handler. For clients the project has no factory for (Lambda, DynamoDB, …).
+ * names one, and the bounded request handler. For clients the project has no factory for (Lambda, …).
  */
 export function awsClientConfig(endpointVariable: string | undefined, options: AwsClientOptions = {}) {
   const env = options.env ?? process.env;
@@ -123,4 +127,10 @@ export function createEventBridgeClient(options: AwsClientOptions = {}): EventBr
     maxAttempts: 1,
     requestHandler: { ...config.requestHandler, requestTimeout: requestMs, socketTimeout: requestMs },
   });
+}
+
+/** The export ledger's DynamoDB client (a document client: items as plain objects, `undefined` values left out). */
+export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
+  const client = new DynamoDBClient(awsClientConfig('AWS_ENDPOINT_URL_DYNAMODB', options));
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
 }

@@ -4,12 +4,11 @@ import {
   GetObjectCommand,
   GetObjectTaggingCommand,
   HeadObjectCommand,
-  ListObjectVersionsCommand,
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { SyncError } from '../errors.ts';
-import type { ByteRange, ObjectHead, ObjectStore, ObjectVersion } from '../ports.ts';
+import type { ByteRange, ObjectHead, ObjectStore } from '../ports.ts';
 
 /** Removes the quotes S3 puts around an ETag. */
 export function stripETag(eTag: string | undefined): string {
@@ -82,52 +81,6 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
         if (isNotFound(error)) return null;
         throw translateS3Error(error, 'GetObjectTagging', bucket, key);
       }
-    },
-
-    async listEarlierVersions(bucket, key, signal): Promise<readonly ObjectVersion[]> {
-      const versions: ObjectVersion[] = [];
-      let keyMarker: string | undefined;
-      let versionIdMarker: string | undefined;
-      try {
-        // Bounded: a ticket file has a handful of versions; the lifecycle rule expires old ones.
-        for (let page = 0; page < 5; page += 1) {
-          const listing = await s3.send(
-            new ListObjectVersionsCommand({
-              Bucket: bucket,
-              Prefix: key,
-              KeyMarker: keyMarker,
-              VersionIdMarker: versionIdMarker,
-              MaxKeys: 100,
-            }),
-            { abortSignal: signal },
-          );
-          for (const version of listing.Versions ?? []) {
-            if (version.Key !== key || version.IsLatest || !version.VersionId) continue;
-            versions.push({
-              versionId: version.VersionId,
-              eTag: stripETag(version.ETag),
-              size: version.Size ?? 0,
-              lastModified: version.LastModified ?? new Date(0),
-            });
-          }
-          if (!listing.IsTruncated || listing.NextKeyMarker !== key) break;
-          keyMarker = listing.NextKeyMarker;
-          versionIdMarker = listing.NextVersionIdMarker;
-        }
-      } catch (error) {
-        const status = statusOf(error);
-        // An S3-compatible store without versioning support answers 404/405/501: it keeps no earlier versions.
-        if (
-          status === 404 ||
-          status === 405 ||
-          status === 501 ||
-          (error instanceof Error && error.name === 'NotImplemented')
-        ) {
-          return [];
-        }
-        throw translateS3Error(error, 'ListObjectVersions', bucket, key);
-      }
-      return versions;
     },
 
     async openObject(bucket, key, options: { eTag: string; range?: ByteRange; signal?: AbortSignal }) {

@@ -82,8 +82,14 @@ describe('the sync handler at its deadline', () => {
             ? new Promise(() => undefined)
             : Promise.resolve({ eTag: 'e', size: 1, lastModified: new Date(0), metadata: {} }),
         getObjectTags: async () => ({}),
-        listEarlierVersions: async () => [],
         openObject: () => Promise.reject(new Error('no read expected')),
+      },
+      // Every object unclaimed and unknown: the ledger is not what this test is about.
+      ledger: {
+        read: async () => null,
+        claim: async () => ({ taken: true, record: null }),
+        settle: async () => true,
+        release: async () => undefined,
       },
       retries: {
         deferRetry: async (record) => {

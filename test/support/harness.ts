@@ -21,9 +21,17 @@ import {
 import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
-import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import {
+  createDynamoDbClient,
+  createS3Client,
+  createSqsClient,
+  createSsmClient,
+} from '../../lib/aws/clients.ts';
+import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { type DropboxClient, getDropboxClient } from '../../lib/dropbox/client.ts';
+import { type LedgerRecord, ledgerId } from '../../lib/ledger.ts';
+import type { ExportLedger } from '../../lib/ports.ts';
 import type { RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
 import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
@@ -43,11 +51,15 @@ export interface Harness {
   readonly sqs: SQSClient;
   readonly ssm: SSMClient;
   readonly dropbox: DropboxClient;
+  /** The stack's export ledger, through the function's own adapter. */
+  readonly ledger: ExportLedger;
   readonly outcomes: SyncOutcome[];
   readonly failures: RecordFailure[];
   put(key: string, body: string | Buffer, metadata?: Record<string, string>, tagging?: string): Promise<void>;
   tag(key: string, tags: Record<string, string>): Promise<void>;
   remove(key: string): Promise<void>;
+  /** The ledger record of the object `key` in the stack's bucket. */
+  record(key: string): Promise<LedgerRecord | null>;
   setSetting(name: string, value: string | undefined): Promise<void>;
   /** Processes every visible message through the real handler; returns the records it reported as failed. */
   drain(options?: { batchSize?: number; remainingMs?: number }): Promise<DrainedFailure[]>;
@@ -68,11 +80,18 @@ export async function startHarness(
 ): Promise<Harness> {
   // The function's JSON log lines would drown the test report; outcomes and failures are asserted instead.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
-  const dir = mkdtempSync(join(tmpdir(), 'tds-'));
+  // A folder of the caller's (a restart on the same data) is kept; a fresh one is removed on close.
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'tds-'));
   // The stack sets its endpoints in process.env; they are put back on close, so that the next harness of the same
   // test file starts its own emulators instead of reaching for this one's (closed) Dropbox endpoint.
   const savedEnv = { ...process.env };
-  const stack = await startLocalStack({ ...options, dir, poll: false, initialSettings: options.settings });
+  const stack = await startLocalStack({
+    ...options,
+    dir,
+    poll: false,
+    initialSettings: options.settings,
+    ledger: options.ledger ?? (options.dir === undefined ? 'memory' : 'disk'),
+  });
   const outcomes: SyncOutcome[] = [];
   const failures: RecordFailure[] = [];
   const env = { ...process.env, ...stack.env, SETTINGS_CACHE_TTL_SECONDS: '0', ...options.functionEnv };
@@ -97,6 +116,10 @@ export async function startHarness(
     endpointUrl: stack.env.DROPBOX_ENDPOINT_URL,
   });
   const { outputs } = stack;
+  const ledger = createDynamoDbLedger({
+    client: createDynamoDbClient({ env: stack.env }),
+    tableName: outputs.LedgerTableName,
+  });
   const context = (remainingMs: number): Context => {
     const deadline = Date.now() + remainingMs;
     return {
@@ -112,6 +135,7 @@ export async function startHarness(
     sqs,
     ssm,
     dropbox,
+    ledger,
     outcomes,
     failures,
     async put(key, body, metadata = {}, tagging) {
@@ -136,6 +160,9 @@ export async function startHarness(
     },
     async remove(key) {
       await s3.send(new DeleteObjectCommand({ Bucket: outputs.BucketName, Key: key }));
+    },
+    record(key) {
+      return ledger.read(ledgerId(outputs.BucketName, key));
     },
     async setSetting(name, value) {
       const Name = `${outputs.SettingsPath}${name}`;
@@ -201,7 +228,7 @@ export async function startHarness(
         if (saved === undefined) delete process.env[name];
         else process.env[name] = saved;
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (options.dir === undefined) rmSync(dir, { recursive: true, force: true });
     },
   };
   return harness;

@@ -26,6 +26,7 @@ import {
 import { type LocalS3, startLocalS3 } from '../emulators/s3/server.ts';
 import { type SqsEmulator, type SqsFaults, startSqsEmulator } from '../emulators/sqs/server.ts';
 import { type SsmEmulator, startSsmEmulator } from '../emulators/ssm/server.ts';
+import { type LocalLedger, startLocalLedger } from './ledger.ts';
 import { type Poller, startPoller } from './poller.ts';
 
 /** The same names as the CloudFormation stack's outputs, plus what only the local stack has. */
@@ -40,6 +41,8 @@ export interface LocalOutputs {
   readonly FunctionName: string;
   readonly EventSourceMappingId: string;
   readonly KeyPrefix: string;
+  /** The export ledger's table (the stack's output of the same name). */
+  readonly LedgerTableName: string;
   readonly Local: true;
   readonly PauseFile: string;
   readonly Region: string;
@@ -47,6 +50,7 @@ export interface LocalOutputs {
     readonly s3: string;
     readonly ssm: string;
     readonly sqs: string;
+    readonly dynamodb: string;
     readonly dropbox?: string;
     readonly events: string;
   };
@@ -58,7 +62,7 @@ export interface LocalOutputs {
 
 /** Options of {@link startLocalStack}. */
 export interface LocalStackOptions {
-  /** Data folder (`.local`): s3/, dropbox/, ssm.json, outputs.json, paused. */
+  /** Data folder (`.local`): s3/, dropbox/, ledger/, ssm.json, outputs.json, paused. */
   readonly dir: string;
   /** @default 'default' */
   readonly instance?: string;
@@ -73,6 +77,8 @@ export interface LocalStackOptions {
    */
   readonly dropboxEndpointUrl?: string | null;
   readonly dropboxFaults?: FaultOptions;
+  /** Where dynalite keeps the export ledger: on disk under `<dir>/ledger`, or in memory. @default 'disk' */
+  readonly ledger?: 'disk' | 'memory';
   readonly sqsFaults?: SqsFaults;
   readonly eventsFaults?: EventBridgeFaults;
   /** Settings written to SSM at start when absent (relative names: `export-by-status`, …). */
@@ -89,6 +95,7 @@ export interface LocalStackOptions {
     readonly s3?: number;
     readonly ssm?: number;
     readonly sqs?: number;
+    readonly dynamodb?: number;
     readonly dropbox?: number;
     readonly events?: number;
   };
@@ -103,6 +110,7 @@ export interface LocalStack {
   readonly ssm: SsmEmulator;
   readonly sqs: SqsEmulator;
   readonly events: EventBridgeEmulator;
+  readonly ledger: LocalLedger;
   readonly dropbox: DropboxEmulator | undefined;
   readonly poller: Poller | undefined;
   close(): Promise<void>;
@@ -143,6 +151,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const queueName = `ticket-dropbox-sync-${instance}`;
   const dlqName = `${queueName}-dlq`;
   const settingsPath = `/ticket-dropbox-sync/${instance}/`;
+  const ledgerTable = `ticket-dropbox-sync-${instance}-ledger`;
   mkdirSync(join(dir, 's3'), { recursive: true });
   mkdirSync(join(dir, 'dropbox'), { recursive: true });
 
@@ -180,6 +189,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       onEvent: options.onReceipt,
     });
     started.push(events);
+    const ledger = await startLocalLedger({
+      path: options.ledger === 'memory' ? undefined : join(dir, 'ledger'),
+      tableName: ledgerTable,
+      port: options.ports?.dynamodb ?? 0,
+      region: REGION,
+    });
+    started.push(ledger);
 
     let dropbox: DropboxEmulator | undefined;
     let dropboxUrl: string | undefined;
@@ -205,6 +221,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       AWS_ENDPOINT_URL_SQS: sqs.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: events.url,
       RECEIPTS_EVENT_BUS: 'default',
+      AWS_ENDPOINT_URL_DYNAMODB: ledger.url,
+      LEDGER_TABLE: ledgerTable,
       INSTANCE_NAME: instance,
       SETTINGS_PATH: settingsPath,
       QUEUE_URL: sqs.queueUrl(queueName),
@@ -269,6 +287,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       FunctionName: 'sync-to-dropbox-local',
       EventSourceMappingId: 'local-poller',
       KeyPrefix: keyPrefix,
+      LedgerTableName: ledgerTable,
       Local: true,
       PauseFile: join(dir, 'paused'),
       Region: REGION,
@@ -277,6 +296,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         ssm: ssm.url,
         sqs: sqs.url,
         events: events.url,
+        dynamodb: ledger.url,
         ...(dropboxUrl ? { dropbox: dropboxUrl } : {}),
       },
       ReceiptsEventBus: 'default',
@@ -312,6 +332,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ssm,
       sqs,
       events,
+      ledger,
       dropbox,
       poller,
       async close() {

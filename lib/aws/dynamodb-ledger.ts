@@ -1,0 +1,206 @@
+/**
+ * The {@link ExportLedger} port on Amazon DynamoDB (or any DynamoDB-compatible endpoint, such as the local stack's
+ * dynalite): one item per object, partition key `id`. Reads are strongly consistent; every write is conditional, so
+ * an instance that lost its claim, or an older event, never overwrites a newer record.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { errorMessage, isAbortError, SyncError } from '../errors.ts';
+import { fromLedgerItem, LEDGER_ATTRIBUTES, type LedgerRecord, toLedgerItem } from '../ledger.ts';
+import type { ClaimResult, ExportLedger } from '../ports.ts';
+
+/** Options of {@link createDynamoDbLedger}. */
+export interface DynamoDbLedgerOptions {
+  readonly client: DynamoDBDocumentClient;
+  /** The ledger table (`LEDGER_TABLE`). */
+  readonly tableName: string;
+  /** Limit of one ledger call, the SDK's retries included. @default 10000 */
+  readonly callTimeoutMs?: number;
+}
+
+/** Tries of a claim whose condition failed on a claim that was gone when read back. */
+const CLAIM_ATTEMPTS = 3;
+
+function isConditionFailure(error: unknown): boolean {
+  return (
+    error instanceof ConditionalCheckFailedException ||
+    (error instanceof Error && error.name === 'ConditionalCheckFailedException')
+  );
+}
+
+/** Translates a DynamoDB failure into the sync's classification (never a condition failure: callers handle those). */
+function translate(error: unknown, operation: string, id: string): unknown {
+  if (error instanceof SyncError || isAbortError(error)) return error;
+  const name = error instanceof Error ? error.name : 'Error';
+  // A missing table or a denied call fails every record the same way: account-wide, not worth 5 receives each.
+  if (name === 'ResourceNotFoundException' || name === 'AccessDeniedException') {
+    return new SyncError(
+      `the export ledger refused ${operation} for ${id} (${name}): ${errorMessage(error)}`,
+      {
+        kind: 'account',
+        code: 'ledger-unavailable',
+        cause: error,
+      },
+    );
+  }
+  return new SyncError(`the export ledger's ${operation} for ${id} failed (${name})`, {
+    kind: 'transient',
+    code: 'ledger-error',
+    cause: error,
+  });
+}
+
+/** Builds the DynamoDB {@link ExportLedger}. */
+export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedger {
+  const { client, tableName } = options;
+  const requireTable = (): void => {
+    if (tableName === '') {
+      throw new SyncError('the export ledger is not configured: LEDGER_TABLE is not set', {
+        kind: 'account',
+        code: 'ledger-not-configured',
+      });
+    }
+  };
+  const timeoutMs = options.callTimeoutMs ?? 10_000;
+  const bounded = (signal: AbortSignal | undefined): AbortSignal =>
+    signal === undefined
+      ? AbortSignal.timeout(timeoutMs)
+      : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
+
+  const read = async (id: string, signal?: AbortSignal): Promise<LedgerRecord | null> => {
+    requireTable();
+    try {
+      const result = await client.send(
+        new GetCommand({ TableName: tableName, Key: { id }, ConsistentRead: true }),
+        { abortSignal: bounded(signal) },
+      );
+      return result.Item === undefined ? null : fromLedgerItem(result.Item);
+    } catch (error) {
+      throw translate(error, 'GetItem', id);
+    }
+  };
+
+  return {
+    read,
+
+    async claim(request, signal): Promise<ClaimResult> {
+      const { id, owner } = request;
+      requireTable();
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          const result = await client.send(
+            new UpdateCommand({
+              TableName: tableName,
+              Key: { id },
+              UpdateExpression:
+                'SET #claim = :claim, #bucket = if_not_exists(#bucket, :bucket), #key = if_not_exists(#key, :key)',
+              // Free, expired, or already this owner's (a claim taken again for the next version).
+              ConditionExpression:
+                'attribute_not_exists(#claim) OR #claim.#expiresAt < :now OR #claim.#owner = :owner',
+              ExpressionAttributeNames: {
+                '#claim': 'claim',
+                '#bucket': 'bucket',
+                '#key': 'key',
+                '#expiresAt': 'expiresAt',
+                '#owner': 'owner',
+              },
+              ExpressionAttributeValues: {
+                ':claim': { owner, expiresAt: request.expiresAt },
+                ':bucket': request.bucket,
+                ':key': request.key,
+                ':now': request.now,
+                ':owner': owner,
+              },
+              ReturnValues: 'ALL_NEW',
+            }),
+            { abortSignal: bounded(signal) },
+          );
+          const record = fromLedgerItem(result.Attributes ?? { id });
+          // A record that holds nothing but the claim is a new object.
+          return {
+            taken: true,
+            record: record.state === undefined && record.export === undefined ? null : record,
+          };
+        } catch (error) {
+          if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (claim)', id);
+        }
+        const current = await read(id, signal);
+        const holder = current?.claim;
+        if (holder !== undefined && holder.owner !== owner && holder.expiresAt >= request.now) {
+          return { taken: false, holder };
+        }
+        // Released between the write and the read: try again.
+        if (attempt >= CLAIM_ATTEMPTS) {
+          throw new SyncError(`the export ledger's claim for ${id} kept failing its condition`, {
+            kind: 'transient',
+            code: 'ledger-error',
+          });
+        }
+      }
+    },
+
+    async settle(record, owner, signal): Promise<boolean> {
+      requireTable();
+      const item = toLedgerItem(record);
+      const names: Record<string, string> = { '#claim': 'claim', '#owner': 'owner' };
+      const values: Record<string, unknown> = { ':owner': owner };
+      const set: string[] = [];
+      // The claim goes with the same write; so do the fields the new record no longer has. Attributes the ledger
+      // does not know (another feature's) are left as they are.
+      const remove: string[] = ['#claim'];
+      LEDGER_ATTRIBUTES.forEach((attribute, index) => {
+        if (attribute === 'id') return;
+        names[`#a${index}`] = attribute;
+        if (item[attribute] === undefined) {
+          remove.push(`#a${index}`);
+        } else {
+          set.push(`#a${index} = :a${index}`);
+          values[`:a${index}`] = item[attribute];
+        }
+      });
+      const conditions = ['#claim.#owner = :owner'];
+      if (record.sequencer !== undefined) {
+        names['#sequencer'] = 'sequencer';
+        values[':sequencer'] = record.sequencer;
+        conditions.push('(attribute_not_exists(#sequencer) OR #sequencer <= :sequencer)');
+      }
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { id: record.id },
+            UpdateExpression: `${set.length > 0 ? `SET ${set.join(', ')} ` : ''}REMOVE ${remove.join(', ')}`,
+            ConditionExpression: conditions.join(' AND '),
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: values,
+          }),
+          { abortSignal: bounded(signal) },
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw translate(error, 'UpdateItem (settle)', record.id);
+      }
+    },
+
+    async release(id, owner, signal): Promise<void> {
+      requireTable();
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { id },
+            UpdateExpression: 'REMOVE #claim',
+            ConditionExpression: '#claim.#owner = :owner',
+            ExpressionAttributeNames: { '#claim': 'claim', '#owner': 'owner' },
+            ExpressionAttributeValues: { ':owner': owner },
+          }),
+          { abortSignal: bounded(signal) },
+        );
+      } catch (error) {
+        if (isConditionFailure(error)) return;
+        throw translate(error, 'UpdateItem (release)', id);
+      }
+    },
+  };
+}
