@@ -194,7 +194,7 @@ async function processMessage(
   for (const event of parsed.records) {
     const started = Date.now();
     try {
-      const outcome = await syncObjectEvent(event, deps, signal);
+      const outcome = await syncObjectEvent(event, deps, signal, deadlines?.final);
       logOutcome(deps, outcome, record.messageId, Date.now() - started);
       outcomes.push(outcome);
     } catch (error) {

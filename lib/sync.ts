@@ -91,8 +91,8 @@ const CLAIM_POLL_FIRST_MS = 100;
 const CLAIM_POLL_MAX_MS = 2_000;
 /** What `GetObject` pinned to the decided version reports when that version is no longer there. */
 const CHANGED_DURING_READ = new Set(['superseded', 'object-missing']);
-/** Budget of the ledger write that records a failure, which runs after the record's own signal may have fired. */
-const FAILURE_WRITE_TIMEOUT_MS = 3_000;
+/** Budget of a ledger write that records what was done, which may run after the work deadline fired. */
+const RECORD_WRITE_TIMEOUT_MS = 3_000;
 
 /** Dropbox's `client_modified` form of a date: ISO 8601 in UTC without milliseconds. */
 export function formatClientModified(date: Date): string {
@@ -104,6 +104,8 @@ interface EventContext {
   readonly event: S3ObjectEvent;
   readonly deps: SyncDeps;
   readonly signal: AbortSignal | undefined;
+  /** Bounds the ledger writes that record what was done (the invocation's final deadline), past `signal`. */
+  readonly recordSignal: AbortSignal | undefined;
   readonly id: string;
   readonly owner: string;
   readonly claimExpiresAt: number;
@@ -222,9 +224,16 @@ async function settlePermanent(
   });
 }
 
+/** The signal of a ledger write that records work already done: it may run past the work deadline, briefly. */
+function recordingSignal(context: EventContext): AbortSignal {
+  const budget = AbortSignal.timeout(RECORD_WRITE_TIMEOUT_MS);
+  return context.recordSignal === undefined ? budget : AbortSignal.any([context.recordSignal, budget]);
+}
+
 /** Writes `next` and releases the claim; a lost claim fails the record (transient) rather than overwrite a newer one. */
 async function settle(context: EventContext, next: LedgerRecord): Promise<void> {
-  const written = await context.deps.ledger.settle(next, context.owner, context.signal);
+  // A file committed at the work deadline is recorded all the same: otherwise the ledger would not know it.
+  const written = await context.deps.ledger.settle(next, context.owner, recordingSignal(context));
   if (!written) {
     throw new SyncError(
       `the ledger record of ${context.id} changed under this instance's claim (the claim expired); tried again`,
@@ -259,7 +268,7 @@ async function recordFailure(
         : { failure }),
   };
   // The record's own signal may be what failed it (the deadline): the write gets a budget of its own.
-  const signal = AbortSignal.timeout(FAILURE_WRITE_TIMEOUT_MS);
+  const signal = recordingSignal(context);
   try {
     const written = await context.deps.ledger.settle(next, context.owner, signal);
     if (!written) await context.deps.ledger.release(context.id, context.owner, signal);
@@ -272,18 +281,22 @@ async function recordFailure(
 /**
  * Syncs one S3 event: claims the object in the ledger, reads it, applies the rules, and streams its newest version
  * into Dropbox unless the ledger shows it there already. Returns the outcome of an export or a skip; throws a
- * {@link SyncError} for a failure (transient or account-wide), which the caller turns into a retry.
+ * {@link SyncError} for a failure (transient or account-wide), which the caller turns into a retry. `signal` stops
+ * the work (the invocation's work deadline); `recordSignal` bounds the ledger writes that record work already done
+ * (its final deadline).
  */
 export async function syncObjectEvent(
   event: S3ObjectEvent,
   deps: SyncDeps,
   signal?: AbortSignal,
+  recordSignal?: AbortSignal,
 ): Promise<SyncOutcome> {
   const settings = await deps.loadSettings(signal);
   const context: EventContext = {
     event,
     deps,
     signal,
+    recordSignal,
     id: ledgerId(event.bucket, event.key),
     owner: randomUUID(),
     claimExpiresAt: deps.invocationEndsAt ?? Date.now() + DEFAULT_CLAIM_MS,
@@ -550,7 +563,7 @@ async function superseded(
   previous: LedgerRecord | null,
   why: string,
 ): Promise<RoundResult> {
-  await context.deps.ledger.release(context.id, context.owner, context.signal);
+  await context.deps.ledger.release(context.id, context.owner, recordingSignal(context));
   return {
     outcome: buildOutcome(context, {
       decision: 'skipped',
