@@ -485,6 +485,74 @@ describe('Dropbox API emulator with the real SDK', () => {
       expect(two.result.path_display).toBe('/Proof (2).pdf');
     });
 
+    it('autorenames identical content to the first free name when the renamed copies are taken', async () => {
+      // Prepare: another file at the path, then a renamed copy with these very bytes
+      await sdk.filesUpload({ path: '/Proof.pdf', contents: bytes(5) });
+      const data = bytes(6);
+      const renamed = await sdk.filesUpload({ path: '/Proof.pdf', contents: data, autorename: true });
+
+      // Act: Dropbox documents the identical-content no-op at the target path only
+      const again = await sdk.filesUpload({ path: '/Proof.pdf', contents: data, autorename: true });
+
+      // Assess
+      expect(renamed.result.path_display).toBe('/Proof (1).pdf');
+      expect(again.result.path_display).toBe('/Proof (2).pdf');
+      expect(again.result.id).not.toBe(renamed.result.id);
+    });
+
+    it('writes nothing for identical content at the path under update with another rev, unless strict_conflict', async () => {
+      // Prepare
+      const data = bytes(9);
+      const first = await sdk.filesUpload({ path: '/Same.pdf', contents: data });
+      const stale = '0123456789abcdef';
+
+      // Act
+      const lenient = await sdk.filesUpload({
+        path: '/Same.pdf',
+        contents: data,
+        mode: { '.tag': 'update', update: stale },
+      });
+      const strict = await failureOf(
+        sdk.filesUpload({
+          path: '/Same.pdf',
+          contents: data,
+          mode: { '.tag': 'add' },
+          strict_conflict: true,
+        }),
+      );
+      const strictGone = await failureOf(
+        sdk.filesUpload({
+          path: '/Never there.pdf',
+          contents: data,
+          mode: { '.tag': 'update', update: stale },
+          strict_conflict: true,
+        }),
+      );
+
+      // Assess
+      expect(lenient.result.rev).toBe(first.result.rev);
+      expect(summaryOf(strict)).toMatch(/^path\/conflict\/file\//);
+      expect(summaryOf(strictGone)).toMatch(/^path\/conflict\/file\//);
+    });
+
+    it('finds a file by id after a person moved it, and not after a person deleted it', async () => {
+      // Prepare
+      const file = await sdk.filesUpload({ path: '/Moved/From.pdf', contents: bytes(4) });
+      const doomed = await sdk.filesUpload({ path: '/Doomed.pdf', contents: bytes(3) });
+
+      // Act
+      await fixture.emulator.moveFile('/Moved/From.pdf', '/Elsewhere/To.pdf');
+      await fixture.emulator.deleteFile('/doomed.pdf');
+      const moved = await sdk.filesGetMetadata({ path: file.result.id });
+      const deleted = await failureOf(sdk.filesGetMetadata({ path: doomed.result.id }));
+      const oldPath = await failureOf(sdk.filesGetMetadata({ path: '/Moved/From.pdf' }));
+
+      // Assess
+      expect(moved.result).toMatchObject({ id: file.result.id, path_display: '/Elsewhere/To.pdf' });
+      expect(summaryOf(deleted)).toMatch(/^path\/not_found\//);
+      expect(summaryOf(oldPath)).toMatch(/^path\/not_found\//);
+    });
+
     it('answers path/conflict/file for different content in add mode without autorename', async () => {
       // Prepare
       await sdk.filesUpload({ path: '/Proof.pdf', contents: bytes(5) });

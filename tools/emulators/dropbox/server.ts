@@ -96,6 +96,13 @@ export interface DropboxEmulator {
   expireUploadSessions(): void;
   /** The emulated account's root info (`root_namespace_id`, `home_namespace_id`, …). */
   rootInfo(): Record<string, unknown>;
+  /**
+   * A person moves a file in the Dropbox app (paths from the account's root, as the product sees them): it keeps its
+   * id. Resolves with the moved file's metadata.
+   */
+  moveFile(fromPath: string, toPath: string): Promise<Record<string, unknown>>;
+  /** A person deletes a file in the Dropbox app. */
+  deleteFile(path: string): Promise<void>;
 }
 
 type Style = 'rpc' | 'upload';
@@ -215,8 +222,11 @@ class Args {
       this.#fail(`client_modified: time data '${clientModified}' does not match format '%Y-%m-%dT%H:%M:%SZ'`);
     }
     this.boolean('mute', false);
-    this.boolean('strict_conflict', false);
-    return { path, request: { mode, autorename: this.boolean('autorename', false), clientModified } };
+    const strictConflict = this.boolean('strict_conflict', false);
+    return {
+      path,
+      request: { mode, autorename: this.boolean('autorename', false), clientModified, strictConflict },
+    };
   }
 }
 
@@ -576,7 +586,8 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         }
         let metadata: Record<string, unknown> | undefined;
         if (path.startsWith('id:')) {
-          metadata = await store.metadataById(path);
+          const root = store.resolve(context.route, context.pathRoot, '', true);
+          metadata = await store.metadataById(path, root === 'malformed_path' ? 'home' : root.namespace);
         } else if (path.startsWith('rev:')) {
           throw createBadRequest(
             context.route,
@@ -858,6 +869,20 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
     },
     rootInfo() {
       return store.rootInfo();
+    },
+    async moveFile(fromPath, toPath) {
+      const rootHeader = JSON.stringify({ '.tag': 'root', root: store.rootNamespaceId });
+      const from = store.resolve('moveFile', rootHeader, fromPath, false);
+      const to = store.resolve('moveFile', rootHeader, toPath, false);
+      if (from === 'malformed_path' || to === 'malformed_path') throw new Error('moveFile: malformed path');
+      return store.moveFile(from, to);
+    },
+    async deleteFile(path) {
+      const rootHeader = JSON.stringify({ '.tag': 'root', root: store.rootNamespaceId });
+      const target = store.resolve('deleteFile', rootHeader, path, false);
+      if (target === 'malformed_path') throw new Error('deleteFile: malformed path');
+      // As a deletion on disk, which the store notices on its next look at the path.
+      await rm(store.diskPathOf(target), { force: true });
     },
   };
 }

@@ -87,6 +87,8 @@ export interface CommitRequest {
   readonly mode: 'add' | 'overwrite' | { readonly update: string };
   readonly autorename: boolean;
   readonly clientModified: string | undefined;
+  /** `strict_conflict`: identical content is a conflict too, and so is `update` on a path whose file is gone. */
+  readonly strictConflict?: boolean | undefined;
 }
 
 /** A commit's outcome: the file (written or already there), or Dropbox's `WriteError`. */
@@ -325,13 +327,22 @@ export class DropboxStore {
     return undefined;
   }
 
-  /** `files/get_metadata` by `id:`. */
-  async metadataById(id: string): Promise<Record<string, unknown> | undefined> {
+  /**
+   * `files/get_metadata` by `id:`: the file wherever it is now (a move keeps its id), its path shown from `root`,
+   * the namespace the request's `Dropbox-API-Path-Root` resolves to (a home file seen from the team space root
+   * carries the home folder's mount path). A deleted file is not found.
+   */
+  async metadataById(
+    id: string,
+    root: NamespaceLabel = 'home',
+  ): Promise<Record<string, unknown> | undefined> {
     for (const label of ['home', 'team'] as const) {
       for (const [key, entry] of this.#namespaces[label].entries) {
         if (entry.id !== id) continue;
         const live = await this.#live(this.#namespaces[label], key);
-        return live === undefined ? undefined : this.#describe(live, '', true);
+        if (live === undefined) return undefined;
+        const prefix = label === 'home' && root === 'team' ? this.account.homePath : '';
+        return this.#describe(live, prefix, true);
       }
     }
     return undefined;
@@ -354,16 +365,28 @@ export class DropboxStore {
     }
     const name = components[components.length - 1] as string;
     const existing = await this.#live(ns, toKey(components));
-    if (existing === undefined)
+    const strict = request.strictConflict === true;
+    const update = typeof request.mode === 'object' ? request.mode.update : undefined;
+    if (existing === undefined) {
+      // strict_conflict: "always return a conflict error when mode = WriteMode.update and the given rev doesn't
+      // match the existing file's rev, even if the existing file has been deleted" (CommitInfo.strict_conflict).
+      if (strict && update !== undefined) {
+        return { ok: false, writeError: { '.tag': 'conflict', conflict: { '.tag': 'file' } } };
+      }
       return this.#write(ns, parents, name, undefined, source, request, target.prefix);
-    if (existing.tag === 'file' && existing.contentHash === source.contentHash) {
-      // Identical content: nothing is written, whatever the mode.
+    }
+    if (existing.tag === 'file' && existing.contentHash === source.contentHash && !strict) {
+      // WriteMode: "If the target path refers to a file with identical contents, nothing gets written; no
+      // conflict" (https://www.dropbox.com/developers/documentation/http/documentation#files-upload, WriteMode),
+      // whatever the mode; strict_conflict "also forces a conflict even when the target path refers to a file with
+      // identical contents". Only the target path itself: see the autorename below.
       return { ok: true, metadata: this.#describe(existing, target.prefix, false) };
     }
     let conflict: 'file' | 'folder' | undefined;
     if (existing.tag === 'folder') conflict = 'folder';
     else if (request.mode === 'add') conflict = 'file';
-    else if (typeof request.mode === 'object' && request.mode.update !== existing.rev) conflict = 'file';
+    else if (update !== undefined && update !== existing.rev) conflict = 'file';
+    else if (strict && existing.contentHash === source.contentHash) conflict = 'file';
     if (conflict === undefined && existing.tag === 'file') {
       return this.#write(ns, parents, name, existing, source, request, target.prefix);
     }
@@ -371,6 +394,12 @@ export class DropboxStore {
     if (!request.autorename) {
       return { ok: false, writeError: { '.tag': 'conflict', conflict: { '.tag': conflict } } };
     }
+    // Autorename takes the first free name, whatever the content of the names already taken: Dropbox documents the
+    // identical-content no-op for the target path only ("If the target path refers to a file with identical
+    // contents"), and says of autorename only that the server tries "to autorename the file to avoid conflict"
+    // (UploadArg.autorename), so a renamed copy with the same bytes is a conflict like any other file (the stricter
+    // reading). `add` and `overwrite` append a number ("document.txt" might become "document (2).txt"), `update`
+    // the string "conflicted copy" (WriteMode).
     const style = typeof request.mode === 'object' ? 'conflicted' : 'number';
     let tries = 0;
     for (const candidate of generateRenameCandidates(name, style)) {
@@ -378,12 +407,49 @@ export class DropboxStore {
       const other = await this.#live(ns, toKey([...components.slice(0, -1), candidate]));
       if (other === undefined)
         return this.#write(ns, parents, candidate, undefined, source, request, target.prefix);
-      // Emulator assumption: a renamed copy with identical content counts as "identical content at the path".
-      if (other.tag === 'file' && other.contentHash === source.contentHash) {
-        return { ok: true, metadata: this.#describe(other, target.prefix, false) };
-      }
     }
     return { ok: false, writeError: { '.tag': 'conflict', conflict: { '.tag': conflict } } };
+  }
+
+  /** Where the file at `target` lies on disk (its first spelling), or where it would. */
+  diskPathOf(target: Resolved): string {
+    const entry = this.#namespaces[target.namespace].entries.get(toKey(target.components));
+    return this.#diskPath(target.namespace, entry?.pathDisplay ?? `/${target.components.join('/')}`);
+  }
+
+  /**
+   * A person moves a file in the Dropbox app (not an API route the product calls): it keeps its id and content and
+   * gets a new revision, as a move does; the old path reads as deleted. Returns the file's new metadata.
+   */
+  async moveFile(from: Resolved, to: Resolved): Promise<Record<string, unknown>> {
+    const ns = this.#namespaces[from.namespace];
+    const fromKey = toKey(from.components);
+    const entry = await this.#live(ns, fromKey);
+    if (entry?.tag !== 'file') throw new Error(`moveFile: no file at ${from.components.join('/')}`);
+    const target = this.#namespaces[to.namespace];
+    const toKeyValue = toKey(to.components);
+    if ((await this.#live(target, toKeyValue)) !== undefined) {
+      throw new Error(`moveFile: ${to.components.join('/')} is taken`);
+    }
+    const parents = to.components.slice(0, -1);
+    const name = to.components[to.components.length - 1] as string;
+    const pathDisplay = `/${to.components.join('/')}`;
+    await mkdir(this.#diskPath(target.label, `/${parents.join('/')}`), { recursive: true });
+    await rename(this.#diskPath(ns.label, entry.pathDisplay), this.#diskPath(target.label, pathDisplay));
+    ns.entries.delete(fromKey);
+    this.#seq += 1;
+    ns.deleted.set(fromKey, {
+      tag: 'deleted',
+      name: entry.name,
+      pathDisplay: entry.pathDisplay,
+      seq: this.#seq,
+    });
+    this.#seq += 1;
+    const moved: FileEntry = { ...entry, name, pathDisplay, rev: this.#newRev(), seq: this.#seq };
+    target.entries.set(toKeyValue, moved);
+    target.deleted.delete(toKeyValue);
+    this.#schedulePersist();
+    return this.#describe(moved, to.prefix, true);
   }
 
   /** One page of `files/list_folder`, or the lookup error's tag. */

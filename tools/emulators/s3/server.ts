@@ -11,8 +11,9 @@
  * What the proxy adds to s3rver 3.7.1:
  * - Notifications: after each successful PutObject, CopyObject, CompleteMultipartUpload, PutObjectTagging and
  *   DeleteObjectTagging under `prefix`, it reads the object back (HeadObject) and calls `notify` with a
- *   {@link buildS3Notification} body (URL-encoded key, eTag, size, monotonic hex sequencer) before answering the
- *   client. s3rver's own events carry raw keys and eventVersion 2.0, and none exist for tag changes.
+ *   {@link buildS3Notification} body (URL-encoded key, eTag, size, and for a write a monotonic hex sequencer)
+ *   before answering the client. s3rver's own events carry raw keys and eventVersion 2.0, and none exist for tag
+ *   changes.
  * - Conditional reads: `If-Match`, `If-None-Match`, `If-Modified-Since` and `If-Unmodified-Since` on GetObject and
  *   HeadObject are evaluated against the object's ETag (412 `PreconditionFailed` in S3's XML shape, or 304), since
  *   s3rver ignores `If-Match`.
@@ -345,7 +346,10 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
           key,
           size: withSize ? head.size : undefined,
           eTag: head.eTag,
-          sequencer: nextSequencer(),
+          // S3 documents a sequencer on the events of writes that create or delete objects ("only used with PUTs
+          // and DELETEs": https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html),
+          // so a tag change gets none here (the stricter reading): its order is unknown to the function.
+          sequencer: eventName.startsWith('ObjectCreated:') ? nextSequencer() : undefined,
           eventTime: new Date(),
           region,
         },
