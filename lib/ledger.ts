@@ -47,9 +47,8 @@ export interface LedgerExport {
   /** The path the rules asked for; `file.pathDisplay` differs when Dropbox renamed the file (`Proof (1).pdf`). */
   readonly targetPath: string;
   /**
-   * Dropbox wrote nothing because identical content already sat at the target path, put there by something the
-   * ledger does not know (an earlier deployment, a person, another object with the same bytes). A new version then
-   * never replaces that file: it is written beside it.
+   * The file belongs to another object: Dropbox wrote nothing because that object's identical content already sat
+   * at the target path. A new version of this object never replaces it: it is written beside it.
    */
   readonly adopted: boolean;
   readonly file: LedgerDropboxFile;
@@ -99,6 +98,15 @@ export interface LedgerRecord {
 /** The ledger id of an object: `s3://<bucket>/<key>` with the key as S3 stores it (decoded). */
 export function ledgerId(bucket: string, key: string): string {
   return `s3://${bucket}/${key}`;
+}
+
+/**
+ * The id of the ledger item that says which object a Dropbox file belongs to: `dropbox-file:<Dropbox file id>`. Not
+ * an object (its id does not start with `s3://`): it holds the owner's ledger id, so that two objects never both
+ * treat one file as their own export.
+ */
+export function fileOwnershipId(dropboxFileId: string): string {
+  return `dropbox-file:${dropboxFileId}`;
 }
 
 /** Width of a stored sequencer: S3 sends 16 to 18 hex digits; the rest is room. */

@@ -183,4 +183,11 @@ export interface ExportLedger {
   settle(record: LedgerRecord, owner: string, signal?: AbortSignal): Promise<boolean>;
   /** Releases `owner`'s claim without writing anything else (nothing happens if it holds none). */
   release(id: string, owner: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Records which object a Dropbox file belongs to (lib/ledger.ts `fileOwnershipId`): `objectId` when it wrote the
+   * file (`wrote`), or when no object owns it yet (it found the file in place). Resolves with the file's owner.
+   */
+  ownFile(fileId: string, objectId: string, wrote: boolean, signal?: AbortSignal): Promise<string>;
+  /** The ledger id of the object a Dropbox file belongs to; `null` when none is recorded. */
+  fileOwner(fileId: string, signal?: AbortSignal): Promise<string | null>;
 }

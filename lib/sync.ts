@@ -444,7 +444,7 @@ async function runRound(
     });
   }
   const dropbox = deps.dropboxFor(settings.dropbox);
-  const plan = await planWrite(previous?.export, head, decision.dropboxPath, dropbox, signal);
+  const plan = await planWrite(context, previous?.export, head, decision.dropboxPath, dropbox);
 
   if (plan.kind === 'deleted') {
     // A person deleted the export of this very version: a tag change, a redelivery or a backfill respects that.
@@ -525,13 +525,16 @@ async function runRound(
     batch: deps.batch,
     signal,
   });
-  // Dropbox writes nothing for identical content at the target path: the file found there is then not this
-  // object's own writing, and a later version must not replace it.
-  const adopted =
-    plan.replaceRev === undefined &&
-    plan.existing !== null &&
-    committed.id === plan.existing.id &&
-    committed.rev === plan.existing.rev;
+  // Dropbox writes nothing for identical content at the target path: the file found there may be another object's
+  // (the same bytes uploaded to two tickets), which a later version of this one must never replace. A file new to
+  // this object is recorded as its own when it wrote it, or when no object owns it yet (an earlier deployment's).
+  let adopted = false;
+  if (committed.id !== previous?.export?.file.id) {
+    const wrote =
+      plan.existing === null || committed.id !== plan.existing.id || committed.rev !== plan.existing.rev;
+    const owner = await deps.ledger.ownFile(committed.id, context.id, wrote, recordingSignal(context));
+    adopted = owner !== context.id;
+  }
   const exported: LedgerExport = {
     versionId: head.versionId,
     eTag: head.eTag,
@@ -576,6 +579,12 @@ async function superseded(
   };
 }
 
+/** True when the ledger knows no other object as the owner of the Dropbox file. */
+async function ownsFile(context: EventContext, fileId: string): Promise<boolean> {
+  const owner = await context.deps.ledger.fileOwner(fileId, context.signal);
+  return owner === null || owner === context.id;
+}
+
 /** Where and how a version goes, given the object's last export. */
 type WritePlan =
   /** The export of this content is in Dropbox (`unchanged`: as written, possibly moved; else edited since). */
@@ -594,12 +603,13 @@ type WritePlan =
     };
 
 async function planWrite(
+  context: EventContext,
   exported: LedgerExport | undefined,
   head: ObjectHead,
   targetPath: string,
   dropbox: DropboxTarget,
-  signal: AbortSignal | undefined,
 ): Promise<WritePlan> {
+  const { signal } = context;
   if (exported !== undefined) {
     // By id (`files/get_metadata` takes `id:…` as a path): found wherever a person moved it, and not found once
     // deleted. Its rev, or its content hash after a restore, tells whether it is still what was written.
@@ -610,7 +620,7 @@ async function planWrite(
     if (isSameContent(exported, head)) {
       return current === null ? { kind: 'deleted' } : { kind: 'in-place', current, unchanged };
     }
-    if (current !== null && unchanged && !exported.adopted) {
+    if (current !== null && unchanged && !exported.adopted && (await ownsFile(context, current.id))) {
       // A new version replaces the object's own export (mode `update`), under `rename` too: a file changed since
       // is a conflict, never overwritten.
       return { kind: 'upload', path: current.pathDisplay, replaceRev: current.rev, existing: current };

@@ -6,7 +6,13 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { errorMessage, isAbortError, SyncError } from '../errors.ts';
-import { fromLedgerItem, LEDGER_ATTRIBUTES, type LedgerRecord, toLedgerItem } from '../ledger.ts';
+import {
+  fileOwnershipId,
+  fromLedgerItem,
+  LEDGER_ATTRIBUTES,
+  type LedgerRecord,
+  toLedgerItem,
+} from '../ledger.ts';
 import type { ClaimResult, ExportLedger } from '../ports.ts';
 
 /** Options of {@link createDynamoDbLedger}. */
@@ -77,6 +83,19 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       return result.Item === undefined ? null : fromLedgerItem(result.Item);
     } catch (error) {
       throw translate(error, 'GetItem', id);
+    }
+  };
+
+  const readOwner = async (id: string, signal?: AbortSignal): Promise<string | null> => {
+    try {
+      const result = await client.send(
+        new GetCommand({ TableName: tableName, Key: { id }, ConsistentRead: true }),
+        { abortSignal: bounded(signal) },
+      );
+      const owner = result.Item?.owner;
+      return typeof owner === 'string' ? owner : null;
+    } catch (error) {
+      throw translate(error, 'GetItem (file owner)', id);
     }
   };
 
@@ -201,6 +220,34 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
         if (isConditionFailure(error)) return;
         throw translate(error, 'UpdateItem (release)', id);
       }
+    },
+
+    async ownFile(fileId, objectId, wrote, signal): Promise<string> {
+      requireTable();
+      const id = fileOwnershipId(fileId);
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { id },
+            UpdateExpression: 'SET #owner = :owner, #at = :at',
+            // Whoever wrote the file owns it; one that found it in place owns it only if no object does.
+            ConditionExpression: wrote ? undefined : 'attribute_not_exists(#owner) OR #owner = :owner',
+            ExpressionAttributeNames: { '#owner': 'owner', '#at': 'at' },
+            ExpressionAttributeValues: { ':owner': objectId, ':at': new Date().toISOString() },
+          }),
+          { abortSignal: bounded(signal) },
+        );
+        return objectId;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (file owner)', id);
+      }
+      return (await readOwner(id, signal)) ?? objectId;
+    },
+
+    fileOwner(fileId, signal): Promise<string | null> {
+      requireTable();
+      return readOwner(fileOwnershipId(fileId), signal);
     },
   };
 }

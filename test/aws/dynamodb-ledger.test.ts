@@ -173,6 +173,19 @@ describe('the DynamoDB export ledger', () => {
     expect((await ledger.read(object.id))?.claim).toBeUndefined();
   });
 
+  it('gives a Dropbox file to the object that wrote it, and to one that found it in place only when unowned', async () => {
+    // Act
+    const unowned = await ledger.fileOwner('id:file-1');
+    const found = await ledger.ownFile('id:file-1', 's3://b/first', false);
+    const foundAgain = await ledger.ownFile('id:file-1', 's3://b/second', false);
+    const written = await ledger.ownFile('id:file-1', 's3://b/third', true);
+
+    // Assess
+    expect(unowned).toBeNull();
+    expect([found, foundAgain, written]).toEqual(['s3://b/first', 's3://b/first', 's3://b/third']);
+    expect(await ledger.fileOwner('id:file-1')).toBe('s3://b/third');
+  });
+
   it('fails account-wide, naming the variable, when no table is configured', async () => {
     // Act
     const error = await rejectionOf(createDynamoDbLedger({ client, tableName: '' }).read('s3://b/k'));

@@ -90,6 +90,8 @@ describe('the sync handler at its deadline', () => {
         claim: async () => ({ taken: true, record: null }),
         settle: async () => true,
         release: async () => undefined,
+        ownFile: async (_file, owner) => owner,
+        fileOwner: async () => null,
       },
       retries: {
         deferRetry: async (record) => {
