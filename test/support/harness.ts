@@ -16,11 +16,12 @@ import {
   ChangeMessageVisibilityCommand,
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
+  SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import type { Context, SQSEvent } from 'aws-lambda';
-import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { createHandler, type HandlerDeps, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
 import {
   createDynamoDbClient,
   createS3Client,
@@ -29,7 +30,7 @@ import {
 } from '../../lib/aws/clients.ts';
 import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
-import { type DropboxClient, getDropboxClient } from '../../lib/dropbox/client.ts';
+import { DropboxClient, getDropboxClient, type UploadTuning } from '../../lib/dropbox/client.ts';
 import { type LedgerRecord, ledgerId } from '../../lib/ledger.ts';
 import type { ExportLedger } from '../../lib/ports.ts';
 import type { RecordFailure } from '../../lib/sqs-record.ts';
@@ -44,9 +45,14 @@ export interface DrainedFailure {
   readonly receiptHandle: string;
 }
 
+/** The sync function's handler, as {@link Harness.instance} builds another one. */
+export type SyncHandler = ReturnType<typeof createHandler>;
+
 /** The harness around one local stack. */
 export interface Harness {
   readonly stack: LocalStack;
+  /** The stack's data folder. */
+  readonly dir: string;
   readonly s3: S3Client;
   readonly sqs: SQSClient;
   readonly ssm: SSMClient;
@@ -63,6 +69,27 @@ export interface Harness {
   setSetting(name: string, value: string | undefined): Promise<void>;
   /** Processes every visible message through the real handler; returns the records it reported as failed. */
   drain(options?: { batchSize?: number; remainingMs?: number }): Promise<DrainedFailure[]>;
+  /** Receives every visible message (they stay in flight) as the records Lambda would pass. */
+  receive(): Promise<SQSRecord[]>;
+  /**
+   * Runs `records` through `handler` (default: the harness's) as one invocation, deletes the messages it reported
+   * done, and returns the ones it reported failed.
+   */
+  invoke(
+    records: readonly SQSRecord[],
+    options?: { readonly handler?: SyncHandler; readonly remainingMs?: number },
+  ): Promise<DrainedFailure[]>;
+  /** Sends a message body to the sync queue, as S3 (or the CLI's backfill) would. */
+  send(body: string): Promise<void>;
+  /**
+   * Another instance of the function, as a second Lambda instance would run it: its own Dropbox client (tokens,
+   * rate limits) and upload tuning; its outcomes and failures go to the harness's lists. `override` changes its
+   * dependencies (an S3 store that fails on cue, …).
+   */
+  instance(options?: {
+    readonly uploadTuning?: Partial<UploadTuning>;
+    readonly override?: (deps: HandlerDeps) => HandlerDeps;
+  }): SyncHandler;
   /** Makes failed records visible again at once (what their retry delay would do later). */
   redeliver(failures: readonly DrainedFailure[]): Promise<void>;
   /** Messages in the queue (visible + in flight) and in the DLQ. */
@@ -129,8 +156,44 @@ export async function startHarness(
     } as Context;
   };
 
+  const invoke = async (
+    records: readonly SQSRecord[],
+    invokeOptions: { readonly handler?: SyncHandler; readonly remainingMs?: number } = {},
+  ): Promise<DrainedFailure[]> => {
+    const event: SQSEvent = { Records: [...records] };
+    const response = await (invokeOptions.handler ?? handler)(
+      event,
+      context(invokeOptions.remainingMs ?? 900_000),
+    );
+    const failedIds = new Set((response?.batchItemFailures ?? []).map((item) => item.itemIdentifier));
+    const done = records.filter((record) => !failedIds.has(record.messageId));
+    if (done.length > 0) {
+      await sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: outputs.QueueUrl,
+          Entries: done.map((record, index) => ({ Id: `m${index}`, ReceiptHandle: record.receiptHandle })),
+        }),
+      );
+    }
+    return records
+      .filter((record) => failedIds.has(record.messageId))
+      .map((record) => ({ messageId: record.messageId, receiptHandle: record.receiptHandle }));
+  };
+  const receiveBatch = async (max: number): Promise<SQSRecord[]> => {
+    const received = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: outputs.QueueUrl,
+        MaxNumberOfMessages: max,
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['All'],
+      }),
+    );
+    return (received.Messages ?? []).map((message) => toSqsRecord(message, outputs.QueueArn, 'us-east-1'));
+  };
+
   const harness: Harness = {
     stack,
+    dir,
     s3,
     sqs,
     ssm,
@@ -172,37 +235,41 @@ export async function startHarness(
     async drain(drainOptions = {}) {
       const failed: DrainedFailure[] = [];
       for (;;) {
-        const received = await sqs.send(
-          new ReceiveMessageCommand({
-            QueueUrl: outputs.QueueUrl,
-            MaxNumberOfMessages: drainOptions.batchSize ?? 10,
-            WaitTimeSeconds: 0,
-            MessageSystemAttributeNames: ['All'],
-          }),
-        );
-        const messages = received.Messages ?? [];
-        if (messages.length === 0) return failed;
-        const records = messages.map((message) => toSqsRecord(message, outputs.QueueArn, 'us-east-1'));
-        const event: SQSEvent = { Records: records };
-        const response = await handler(event, context(drainOptions.remainingMs ?? 900_000));
-        const failedIds = new Set((response?.batchItemFailures ?? []).map((item) => item.itemIdentifier));
-        const done = records.filter((record) => !failedIds.has(record.messageId));
-        for (const record of records) {
-          if (failedIds.has(record.messageId))
-            failed.push({ messageId: record.messageId, receiptHandle: record.receiptHandle });
-        }
-        if (done.length > 0) {
-          await sqs.send(
-            new DeleteMessageBatchCommand({
-              QueueUrl: outputs.QueueUrl,
-              Entries: done.map((record, index) => ({
-                Id: `m${index}`,
-                ReceiptHandle: record.receiptHandle,
-              })),
-            }),
-          );
-        }
+        const records = await receiveBatch(drainOptions.batchSize ?? 10);
+        if (records.length === 0) return failed;
+        failed.push(...(await invoke(records, { remainingMs: drainOptions.remainingMs })));
       }
+    },
+    async receive() {
+      const records: SQSRecord[] = [];
+      for (;;) {
+        const batch = await receiveBatch(10);
+        if (batch.length === 0) return records;
+        records.push(...batch);
+      }
+    },
+    invoke,
+    async send(body) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: outputs.QueueUrl, MessageBody: body }));
+    },
+    instance(instanceOptions = {}) {
+      const deps = runtimeDeps({
+        env,
+        onOutcome: (outcome) => outcomes.push(outcome),
+        onFailure: (failure) => failures.push(failure),
+      });
+      const own = new DropboxClient({
+        credentials: {
+          appKey: EMULATOR_CREDENTIALS.appKey,
+          appSecret: EMULATOR_CREDENTIALS.appSecret,
+          refreshToken: EMULATOR_CREDENTIALS.refreshToken,
+          pathRoot: 'auto',
+        },
+        endpointUrl: stack.env.DROPBOX_ENDPOINT_URL,
+        upload: { maxAttempts: 2, backoffBaseMs: 5, backoffCapMs: 20, ...instanceOptions.uploadTuning },
+      });
+      const withOwnClient: HandlerDeps = { ...deps, dropboxFor: () => own };
+      return createHandler(instanceOptions.override?.(withOwnClient) ?? withOwnClient);
     },
     async redeliver(failed) {
       for (const failure of failed) {
