@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   type Message,
   ReceiveMessageCommand,
@@ -95,10 +96,30 @@ export function startPoller(options: PollerOptions): Poller {
   let batches = 0;
   let busy = 0;
 
+  const paused = (): boolean => options.pauseFile !== undefined && existsSync(options.pauseFile);
+
+  /**
+   * Makes received messages visible again at once: a batch received while a pause began is not handed to the
+   * handler (the pause holds from the moment `pause` returns). Each such receive counts toward the queue's
+   * maxReceiveCount, as an invocation would; it happens at most once per pause.
+   */
+  const giveBack = async (messages: readonly Message[]): Promise<void> => {
+    await options.sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: options.queueUrl,
+        Entries: messages.map((message, index) => ({
+          Id: String(index),
+          ReceiptHandle: message.ReceiptHandle ?? '',
+          VisibilityTimeout: 0,
+        })),
+      }),
+    );
+  };
+
   const loop = async (): Promise<void> => {
     while (!controller.signal.aborted) {
       try {
-        if (options.pauseFile && existsSync(options.pauseFile)) {
+        if (paused()) {
           await sleep(500, controller.signal);
           continue;
         }
@@ -113,6 +134,11 @@ export function startPoller(options: PollerOptions): Poller {
         );
         const messages = received.Messages ?? [];
         if (messages.length === 0) continue;
+        // The receive long-polls: a pause may have begun meanwhile. Checked right before invoking.
+        if (paused()) {
+          await giveBack(messages);
+          continue;
+        }
         busy += 1;
         try {
           const event: SQSEvent = {
