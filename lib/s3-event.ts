@@ -107,7 +107,8 @@ function skip(code: string, message: string): ParsedMessage {
 
 /**
  * Reads one SQS message body. `ObjectCreated:*` and `ObjectTagging:Put` records are kept; other event names go to
- * `ignored` (`unsupported-event`); `s3:TestEvent` and JSON that is not an S3 notification are skipped.
+ * `ignored` (`unsupported-event`); `s3:TestEvent`, a notification without records and JSON that is not an S3
+ * notification are skipped.
  * @throws MalformedEventError (naming the message id) when the body is not JSON or a record lacks a field.
  */
 export function parseS3Message(messageId: string, body: string): ParsedMessage {
@@ -130,6 +131,10 @@ export function parseS3Message(messageId: string, body: string): ParsedMessage {
       'not-s3-notification',
       'The message is JSON but not an S3 event notification: nothing to sync.',
     );
+  }
+  if (parsed.Records.length === 0) {
+    // Nothing to log per object, but the message still gets its outcome (and its line in the logs).
+    return skip('no-event-records', 'The S3 notification holds no event record: nothing to sync.');
   }
 
   const records: S3ObjectEvent[] = [];

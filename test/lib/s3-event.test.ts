@@ -196,6 +196,14 @@ describe('parseS3Message', () => {
     expect(parsed).toMatchObject({ kind: 'skip', reason: { code: 'test-event' } });
   });
 
+  test('skips a notification whose Records are empty with its own reason, so that it gets an outcome', () => {
+    // Act
+    const parsed = parseS3Message('msg-1', '{"Records":[]}');
+
+    // Assess
+    expect(parsed).toMatchObject({ kind: 'skip', reason: { code: 'no-event-records' } });
+  });
+
   test.each([
     ['an object without Records', '{"hello":"world"}'],
     ['an array', '[1,2]'],
