@@ -41,6 +41,7 @@ export {
 } from './settings.ts';
 export {
   decodeRfc2047,
+  encodeRfc2047,
   FILE_STATUSES,
   type FileStatus,
   type ObjectDescription,

@@ -10,6 +10,17 @@ export const TICKET_TYPES = ['print', 'digital-ad', 'digital-media', 'service'] 
 /** The file statuses the upload contract knows. */
 export const FILE_STATUSES = ['final', 'ready-to-deliver', 'non-final'] as const;
 
+/** The user metadata names of the upload contract (`x-amz-meta-…`). */
+export const UPLOAD_METADATA_NAMES = [
+  'ticket-type',
+  'ticket-id',
+  'publication-alias',
+  'issue-alias',
+  'product-alias',
+  'file-status',
+  'file-name',
+] as const;
+
 export type TicketType = (typeof TICKET_TYPES)[number];
 export type FileStatus = (typeof FILE_STATUSES)[number];
 
@@ -238,4 +249,15 @@ export function decodeRfc2047(value: string): string {
   if (run !== undefined) parts.push(decodeRun(run));
   parts.push(value.slice(cursor));
   return parts.join('');
+}
+
+/**
+ * Encodes a user metadata value as the ticket system sends it (DESIGN.md "Upload contract"): printable ASCII as it
+ * is, anything else as one RFC 2047 B encoded-word (`=?UTF-8?B?…?=`), since S3 user metadata travels in HTTP headers.
+ * {@link decodeRfc2047} reads it back.
+ */
+export function encodeRfc2047(value: string): string {
+  return /^[\x20-\x7e]*$/.test(value)
+    ? value
+    : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }

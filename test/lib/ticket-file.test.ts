@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { describe, expect, test } from 'vitest';
-import { decodeRfc2047, readTicketFile } from '../../lib/index.ts';
+import { decodeRfc2047, encodeRfc2047, readTicketFile } from '../../lib/index.ts';
 
 function base64Word(text: string): string {
   return `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
@@ -264,5 +264,21 @@ describe('decodeRfc2047', () => {
 
     // Assess
     expect(result).toBe('  ab  ');
+  });
+});
+
+describe('encodeRfc2047', () => {
+  test('keeps printable ASCII as it is and encodes anything else so that decodeRfc2047 reads it back', () => {
+    // Prepare
+    const values = ['DailyNews', 'Région Sud', 'N°42', 'Affiche été 🎨 + plan.tif', 'tab\there'];
+
+    // Act
+    const encoded = values.map((value) => encodeRfc2047(value));
+
+    // Assess
+    expect(encoded[0]).toBe('DailyNews');
+    expect(encoded[1]).toBe('=?UTF-8?B?UsOpZ2lvbiBTdWQ=?=');
+    expect(encoded.slice(1).every((value) => /^[\x20-\x7e]*$/.test(value))).toBe(true);
+    expect(encoded.map((value) => decodeRfc2047(value))).toEqual(values);
   });
 });

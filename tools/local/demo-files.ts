@@ -1,6 +1,7 @@
 /** The demo set `npm start` uploads: every ticket type and status, aliases present and missing, a name clash,
  * Unicode names, a zero-byte file and one large file. Content is generated, never stored in the repo. */
 import { Readable } from 'node:stream';
+import { encodeRfc2047 } from '../../lib/ticket-file.ts';
 
 /** One demo upload. */
 export interface DemoFile {
@@ -14,11 +15,6 @@ export interface DemoFile {
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
-
-/** RFC 2047 B-encoding, as S3 carries non-ASCII metadata values. */
-export function encodeRfc2047(value: string): string {
-  return `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
-}
 
 /** The demo set. `largeFileBytes` sizes the large print file (200 MiB in the demo). */
 export function demoFiles(largeFileBytes: number = 200 * MIB): DemoFile[] {

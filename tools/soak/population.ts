@@ -4,6 +4,8 @@
  * the soak's settings. The expected paths and decisions are written here from DESIGN.md's tables, independently of
  * lib/rules.ts, so the verifier does not grade the product with its own answers.
  */
+
+import { encodeRfc2047 } from '../../lib/ticket-file.ts';
 import { createRandom } from '../seeded-random.ts';
 
 /** The settings the soak runs with (written to SSM before the stack starts). */
@@ -212,9 +214,7 @@ function assignMutations(objects: SoakObject[], random: () => number): SoakObjec
 export function encodeMetadata(metadata: Readonly<Record<string, string>>): Record<string, string> {
   const encoded: Record<string, string> = {};
   for (const [name, value] of Object.entries(metadata)) {
-    encoded[name] = /^[\x20-\x7e]*$/.test(value)
-      ? value
-      : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+    encoded[name] = encodeRfc2047(value);
   }
   return encoded;
 }
