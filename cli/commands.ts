@@ -5,12 +5,18 @@
 import { type Command, Option } from 'commander';
 import type { BackfillOptions } from './actions/backfill.ts';
 import type { ConnectOptions } from './actions/connect.ts';
+import type { UploadOptions } from './actions/upload.ts';
 import { parseConcurrency, parseKeyPrefix, parseS3Url, parseSinceDate, type S3Address } from './arguments.ts';
 import { type CommandContext, type ExitState, runAction } from './context.ts';
 import type { CliIo } from './io.ts';
 
 interface JsonOption {
   readonly json?: boolean;
+}
+
+/** Collects a repeatable option's values. */
+function collect(value: string, previous: readonly string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /** Adds every command to the program. */
@@ -144,6 +150,50 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
     .action(async (options: BackfillOptions, command: Command) =>
       runAction(io, state, command, async (context) =>
         (await import('./actions/backfill.ts')).backfill(context, options),
+      ),
+    );
+
+  program
+    .command('upload')
+    .summary("put a file into the deployment's bucket as the ticket system would")
+    .description(
+      "put a local file into the deployment's bucket as the ticket system would, with the upload contract's " +
+        'metadata (and tags, sent with the upload); non-ASCII values travel as RFC 2047 encoded-words',
+    )
+    .argument('<file>', 'the local file')
+    .argument('<key>', 'the object key, such as tickets/2001/proof.pdf')
+    .addOption(
+      new Option(
+        '--metadata <pairs>',
+        'user metadata NAME=VALUE, several separated by commas or repeated: ticket-type=print,ticket-id=2001',
+      ).argParser(collect),
+    )
+    .addOption(
+      new Option(
+        '--tag <pairs>',
+        'object tags NAME=VALUE sent with the upload, such as file-status=final',
+      ).argParser(collect),
+    )
+    .option('--json', 'print JSON')
+    .action(async (file: string, key: string, options: UploadOptions, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/upload.ts')).uploadFile(context, file, key, options),
+      ),
+    );
+
+  program
+    .command('tag')
+    .summary("replace an object's tags, as the ticket system marks a file final later")
+    .description(
+      "replace an object's tag set (PutObjectTagging), as the ticket system marks a file final after the upload; " +
+        'the ObjectTagging:Put event makes the function evaluate the file again',
+    )
+    .argument('<key>', 'the object key, such as tickets/2001/proof.pdf')
+    .argument('<tags...>', 'NAME=VALUE pairs, such as file-status=final')
+    .option('--json', 'print JSON')
+    .action(async (key: string, tags: string[], options: JsonOption, command: Command) =>
+      runAction(io, state, command, async (context) =>
+        (await import('./actions/upload.ts')).tagObject(context, key, tags, options),
       ),
     );
 

@@ -99,6 +99,8 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
       ['resume'],
       ['redrive'],
       ['status'],
+      ['upload'],
+      ['tag'],
     ];
 
     // Act
@@ -566,6 +568,66 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     // Assess
     expect(run.code).toBe(0);
     expect(json(run)).toMatchObject({ deployment: { kind: 'local' }, dropbox: { works: true } });
+  });
+
+  it('uploads a file with the upload contract metadata and tags, then replaces its tags, as the ticket system does', async () => {
+    // Prepare
+    const file = join(home, 'Épreuve.pdf');
+    writeFileSync(file, 'proof from the CLI');
+
+    // Act
+    const uploaded = await cli([
+      'upload',
+      file,
+      'tickets/5001/proof.pdf',
+      '--metadata',
+      'ticket-type=print,ticket-id=5001,file-name=Épreuve, v2.pdf',
+      '--metadata',
+      'colour=red',
+      '--tag',
+      'file-status=non-final',
+    ]);
+    const before = await cli(['explain', bucketUrl('tickets/5001/proof.pdf'), '--json']);
+    const tagged = await cli(['tag', 'tickets/5001/proof.pdf', 'file-status=final']);
+    const after = await cli(['explain', bucketUrl('tickets/5001/proof.pdf'), '--json']);
+    const [noType, missingFile, badPair, missingKey] = await Promise.all([
+      cli(['upload', file, 'tickets/5002/x.pdf', '--json']),
+      cli(['upload', join(home, 'none.pdf'), 'tickets/5003/x.pdf']),
+      cli(['upload', file, 'tickets/5004/x.pdf', '--metadata', 'ticket-type']),
+      cli(['tag', 'tickets/5005/none.pdf', 'file-status=final']),
+    ]);
+    await harness.drain();
+
+    // Assess
+    expect(uploaded.code, uploaded.stderr).toBe(0);
+    expect(uploaded.stdout).toContain(
+      'Uploaded Épreuve.pdf (18 B) to s3://ticket-files/tickets/5001/proof.pdf (ETag',
+    );
+    expect(uploaded.stderr).toContain('warning: metadata colour is not part of the upload contract');
+    expect(json(before)).toMatchObject({
+      object: {
+        metadata: {
+          'ticket-type': 'print',
+          'ticket-id': '5001',
+          'file-name': '=?UTF-8?B?w4lwcmV1dmUsIHYyLnBkZg==?=',
+        },
+        tags: { 'file-status': 'non-final' },
+      },
+      decision: { export: true, dropboxPath: '/Ticket Files/Épreuve, v2.pdf' },
+    });
+    expect(tagged.stdout).toContain('Tagged s3://ticket-files/tickets/5001/proof.pdf: file-status="final"');
+    expect(json(after)).toMatchObject({
+      object: { tags: { 'file-status': 'final' } },
+      decision: { export: false, reason: { code: 'final-excluded' } },
+    });
+    expect(noType.code).toBe(0);
+    expect(noType.stderr).toContain('not a ticket file');
+    expect(missingFile.code).toBe(2);
+    expect(missingFile.stderr).toContain('none.pdf does not exist');
+    expect(badPair.code).toBe(2);
+    expect(badPair.stderr).toContain('--metadata takes NAME=VALUE pairs');
+    expect(missingKey.code).toBe(1);
+    expect(missingKey.stderr).toContain('tickets/5005/none.pdf does not exist (404');
   });
 
   it('says the local stack is not running when nothing answers at the endpoints its outputs.json names', async () => {
