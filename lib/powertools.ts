@@ -13,12 +13,16 @@ export function createLogger(instance: string): Logger {
   return new Logger({ serviceName: SERVICE_NAME, persistentKeys: { instance } });
 }
 
-/** The one configured Metrics, with the `instance` dimension on every metric. */
-export function createMetrics(instance: string): Metrics {
+/**
+ * The one configured Metrics, with the `instance` dimension on every metric. Its own warnings (an invalid dimension,
+ * nothing to publish) go through `logger` when given, as structured log lines, rather than as bare console text.
+ */
+export function createMetrics(instance: string, logger?: Logger): Metrics {
   return new Metrics({
     namespace: METRICS_NAMESPACE,
     serviceName: SERVICE_NAME,
     defaultDimensions: { instance },
+    ...(logger === undefined ? {} : { logger }),
   });
 }
 

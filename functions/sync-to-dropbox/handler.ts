@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   readonly onFailure?: (failure: RecordFailure) => void;
   /** Overrides of the uploader's tuning (tests shorten the in-call retries). */
   readonly uploadTuning?: Partial<UploadTuning>;
+  /** The Logger to use instead of a new one (the local stack's readable view). */
+  readonly logger?: Logger;
 }
 
 function numberFrom(value: string | undefined, fallback: number, minimum = 1): number {
@@ -58,8 +60,8 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
   const env = options.env ?? process.env;
   const instance = env.INSTANCE_NAME ?? 'default';
   const settingsPath = env.SETTINGS_PATH ?? `/ticket-dropbox-sync/${instance}/`;
-  const logger = createLogger(instance);
-  const metrics = createMetrics(instance);
+  const logger = options.logger ?? createLogger(instance);
+  const metrics = createMetrics(instance, logger);
   const settings = createSettingsLoader({
     ssm: createSsmClient({ env }),
     path: settingsPath,

@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
@@ -85,6 +86,8 @@ export interface LocalStackOptions {
   readonly initialSettings?: Readonly<Record<string, string>>;
   /** How long the function caches settings. @default 2 */
   readonly settingsTtlSeconds?: number;
+  /** The function's Logger (default: Powertools' JSON lines on stdout, as in Lambda). */
+  readonly logger?: Logger;
   readonly onOutcome?: (outcome: SyncOutcome, messageId: string) => void;
   readonly onFailure?: (failure: RecordFailure) => void;
   readonly onError?: (error: unknown) => void;
@@ -311,6 +314,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           env: { ...process.env, ...env },
           onOutcome: options.onOutcome,
           onFailure: options.onFailure,
+          logger: options.logger,
         }),
       );
       poller = startPoller({
