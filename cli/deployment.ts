@@ -163,15 +163,21 @@ export function selectLocalDir(options: DeploymentOptions, env: NodeJS.ProcessEn
   return local ? DEFAULT_LOCAL_DIR : undefined;
 }
 
-/** How to start the local stack whose data is in `dir`. */
-function startCommandFor(dir: string): string {
-  return resolve(dir) === resolve(DEFAULT_LOCAL_DIR) ? 'npm start' : `npm start -- --dir ${dir}`;
+/** How to start the local stack whose data is in `dir` (`npm start` uses the folder the environment names). */
+function startCommandFor(dir: string, env: NodeJS.ProcessEnv): string {
+  const started = env[LOCAL_ENV]?.trim() || DEFAULT_LOCAL_DIR;
+  return resolve(dir) === resolve(started) ? 'npm start' : `npm start -- --dir ${dir}`;
 }
 
 /** The error of a local stack that is not running. */
-function notRunningError(dir: string, why: string, cause?: unknown): CommandFailedError {
+function notRunningError(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  why: string,
+  cause?: unknown,
+): CommandFailedError {
   return new CommandFailedError(
-    `the local stack is not running; start it with \`${startCommandFor(dir)}\` (${why})`,
+    `the local stack is not running; start it with \`${startCommandFor(dir, env)}\` (${why})`,
     cause === undefined ? undefined : { cause },
   );
 }
@@ -183,7 +189,7 @@ const LOCAL_PROBE_TIMEOUT_MS = 2000;
  * Whether something accepts connections at a local endpoint: a refused connection means the stack that wrote
  * `outputs.json` has stopped. A timeout counts as answering, so a slow machine gets the command's own error.
  */
-function acceptsConnections(url: string): Promise<boolean> {
+export function acceptsConnections(url: string): Promise<boolean> {
   const { hostname, port, protocol } = new URL(url);
   return new Promise<boolean>((settle) => {
     const socket = connect({
@@ -212,7 +218,7 @@ export async function readLocalDeployment(
     text = await readFile(file, 'utf8');
   } catch (error) {
     if (error instanceof Error && 'code' in error && error.code === 'ENOENT') {
-      throw notRunningError(dir, `${file} does not exist`, error);
+      throw notRunningError(dir, env, `${file} does not exist`, error);
     }
     throw new CommandFailedError(`Could not read ${file}: ${errorMessage(error)}`, { cause: error });
   }
@@ -236,7 +242,7 @@ export async function readLocalDeployment(
   const answering = await Promise.all(endpoints.map((url) => acceptsConnections(url)));
   const silent = endpoints.filter((_url, index) => answering[index] === false);
   if (silent.length > 0) {
-    throw notRunningError(dir, `nothing answers at ${silent.join(', ')}, named in ${file}`);
+    throw notRunningError(dir, env, `nothing answers at ${silent.join(', ')}, named in ${file}`);
   }
   return {
     kind: 'local',

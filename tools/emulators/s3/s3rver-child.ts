@@ -38,6 +38,9 @@ const server = new S3rver({
 });
 const { port } = await server.run();
 process.stdout.write(`${JSON.stringify({ port })}\n`);
+// Ctrl-C in a terminal signals the whole process group: the parent stops the stack in its own order and closes our
+// stdin, so this process must not die first under requests still in flight (ECONNRESET in the parent).
+process.on('SIGINT', () => undefined);
 process.stdin.resume();
 process.stdin.on('end', () => {
   void server.close().finally(() => process.exit(0));
