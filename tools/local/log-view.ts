@@ -162,7 +162,14 @@ export function formatLogRecord(
   if (text(record.decision) !== undefined) return formatOutcome(record, palette);
   const recordLevel = String(record.level ?? 'INFO').toUpperCase();
   // A warning of one file (alias-missing, …) is already on its outcome line as a code: its sentence shows from info.
-  const rank = text(record.warning) !== undefined ? LEVEL_RANK.INFO : LEVEL_RANK[recordLevel];
+  // Powertools Metrics warns of nothing to publish when the local pollers' concurrent invocations share one Metrics
+  // object (each Lambda instance has its own) and one flushed the other's: an artifact of the local stack, debug.
+  const rank =
+    text(record.warning) !== undefined
+      ? LEVEL_RANK.INFO
+      : String(record.message).startsWith('No application metrics to publish')
+        ? LEVEL_RANK.DEBUG
+        : LEVEL_RANK[recordLevel];
   if ((rank ?? 1) < VIEW_RANK[level]) return undefined;
   const colour =
     recordLevel === 'ERROR' || recordLevel === 'CRITICAL'

@@ -276,7 +276,9 @@ async function main(options: StartOptions): Promise<number> {
   }
   for (const file of files) {
     if (!file.tagLater) continue;
-    await sleep(1500);
+    // Tagged once its upload has its outcome, so that the demo shows both decisions whatever the machine's load.
+    const waitUntil = Date.now() + options.timeoutSeconds * 1000;
+    while (!stopping && !outcomes.has(file.key) && Date.now() < waitUntil) await sleep(100);
     say(`  ${palette.dim}tag${palette.reset} ${file.key} ${JSON.stringify(file.tagLater)}`);
     await s3.send(
       new PutObjectTaggingCommand({
