@@ -2,6 +2,7 @@
  * Parsers of argument and option values. A value they refuse is a usage error: commander prints the message with
  * the command's usage line and the CLI exits 2.
  */
+import { resolve } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 
 /** An S3 object address. */
@@ -63,4 +64,18 @@ export function parseKeyPrefix(value: string): string {
     );
   }
   return value;
+}
+
+/**
+ * A path the user typed, made absolute. `npm run cli` (and `npm start`) run in the package's root folder, and npm
+ * keeps the folder the command was typed in as `INIT_CWD`: there a relative path is relative to that folder, as the
+ * user meant it. Anywhere else (the installed bin), relative to the process's working folder.
+ * @param script the package script the process runs as (`cli`, `start`)
+ */
+export function resolveUserPath(path: string, env: NodeJS.ProcessEnv, script = 'cli'): string {
+  const typedIn =
+    env.npm_lifecycle_event === script && env.npm_package_name === 'ticket-dropbox-sync' && env.INIT_CWD
+      ? env.INIT_CWD
+      : process.cwd();
+  return resolve(typedIn, path);
 }

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { createS3Client, createSqsClient, createSsmClient } from '../lib/aws/clients.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { INSTANCE_NAME_RULE, isValidInstanceName } from '../lib/instance-name.ts';
+import { resolveUserPath } from './arguments.ts';
 import { DEFAULT_INSTANCE, DEFAULT_LOCAL_DIR, LOCAL_ENV } from './defaults.ts';
 import { CliUsageError, CommandFailedError } from './errors.ts';
 
@@ -148,7 +149,7 @@ export function selectLocalDir(options: DeploymentOptions, env: NodeJS.ProcessEn
     );
   }
   if (localDir === '') throw new CliUsageError('--local-dir needs a folder, such as .local');
-  if (localDir !== undefined) return localDir;
+  if (localDir !== undefined) return resolveUserPath(localDir, env);
   if (options.instance !== undefined) {
     // An explicit --instance names an AWS stack even when the environment selects the local stack.
     if (!isValidInstanceName(options.instance)) {
@@ -159,14 +160,15 @@ export function selectLocalDir(options: DeploymentOptions, env: NodeJS.ProcessEn
     return undefined;
   }
   const fromEnv = env[LOCAL_ENV]?.trim();
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-  return local ? DEFAULT_LOCAL_DIR : undefined;
+  if (fromEnv !== undefined && fromEnv !== '') return resolveUserPath(fromEnv, env);
+  return local ? resolve(DEFAULT_LOCAL_DIR) : undefined;
 }
 
 /** How to start the local stack whose data is in `dir` (`npm start` uses the folder the environment names). */
 function startCommandFor(dir: string, env: NodeJS.ProcessEnv): string {
-  const started = env[LOCAL_ENV]?.trim() || DEFAULT_LOCAL_DIR;
-  return resolve(dir) === resolve(started) ? 'npm start' : `npm start -- --dir ${dir}`;
+  const fromEnv = env[LOCAL_ENV]?.trim();
+  const started = fromEnv ? resolveUserPath(fromEnv, env) : resolve(DEFAULT_LOCAL_DIR);
+  return resolve(dir) === started ? 'npm start' : `npm start -- --dir ${dir}`;
 }
 
 /** The error of a local stack that is not running. */

@@ -9,6 +9,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PutObjectCommand, PutObjectTaggingCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { encodeRfc2047, readTicketFile, UPLOAD_METADATA_NAMES } from '../../lib/ticket-file.ts';
+import { resolveUserPath } from '../arguments.ts';
 import type { CommandContext } from '../context.ts';
 import { DEFAULT_KEY_PREFIX } from '../defaults.ts';
 import { CliUsageError, CommandFailedError, EXIT_OK } from '../errors.ts';
@@ -103,9 +104,10 @@ export async function uploadFile(
   checkKey(key);
   const metadata = parsePairs(options.metadata, '--metadata');
   const tags = parsePairs(options.tag, '--tag');
+  const path = resolveUserPath(file, context.io.env);
   let size: number;
   try {
-    const stats = await stat(file);
+    const stats = await stat(path);
     if (!stats.isFile()) throw new CliUsageError(`${file} is not a file`);
     size = stats.size;
   } catch (error) {
@@ -130,7 +132,7 @@ export async function uploadFile(
     new PutObjectCommand({
       Bucket: bucket,
       Key: key,
-      Body: createReadStream(file),
+      Body: createReadStream(path),
       ContentLength: size,
       Metadata: Object.fromEntries([...metadata].map(([name, value]) => [name, encodeRfc2047(value)])),
       // x-amz-tagging: the status known at upload belongs in the upload itself (DESIGN.md "Upload contract").

@@ -9,6 +9,7 @@ import { join, relative, resolve } from 'node:path';
 import { Transform } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { resolveUserPath } from '../../cli/arguments.ts';
 import { acceptsConnections } from '../../cli/deployment.ts';
 import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
@@ -43,7 +44,9 @@ const DEFAULT_LARGE_MIB = 20;
 /** The large file of `--large`. */
 const LARGE_MIB = 200;
 /** The local state's folder: the one the CLI's --local reads (TICKET_DROPBOX_SYNC_LOCAL), else `.local`. */
-const DEFAULT_DIR = process.env.TICKET_DROPBOX_SYNC_LOCAL?.trim() || '.local';
+const DEFAULT_DIR = process.env.TICKET_DROPBOX_SYNC_LOCAL?.trim()
+  ? resolveUserPath(process.env.TICKET_DROPBOX_SYNC_LOCAL.trim(), process.env, 'start')
+  : '.local';
 /** How long Ctrl-C waits for the work in flight before the process exits anyway. */
 const STOP_GRACE_MS = 2000;
 
@@ -117,7 +120,8 @@ function readOptions(): StartOptions | 'help' {
     throw new UsageError('--timeout-seconds must be a positive number');
   }
   if (values.dir.trim() === '') throw new UsageError('--dir needs a folder');
-  return { once: values.once, dir: values.dir, reset: values.reset, largeMib, logLevel, timeoutSeconds };
+  const dir = values.dir === DEFAULT_DIR ? DEFAULT_DIR : resolveUserPath(values.dir, process.env, 'start');
+  return { once: values.once, dir, reset: values.reset, largeMib, logLevel, timeoutSeconds };
 }
 
 const palette = paletteFor(process.stdout.isTTY === true);
