@@ -1,13 +1,16 @@
 /**
- * The large scenario's raw baseline: streams one S3 `GetObject` (the function's S3 client configuration) into a plain
- * HTTP POST to the sink on loopback, with no chunking, no hashing of its own and no Dropbox rules, and reports the
- * time, the bytes the sink counted and hashed, and its own peak RSS. Bundled before it runs.
+ * The large scenario's raw baseline: what any correct client must do to move an object into Dropbox, and no more.
+ * One S3 `GetObject` (the function's S3 client configuration), the SHA-256 of each 4 MiB block as the bytes pass (a
+ * Dropbox `content_hash`), and one plain HTTP POST of the bytes to the sink on loopback: no pieces, no reading twice,
+ * no Dropbox rules. Reports the time, the bytes the sink counted and hashed, its own hash, and its peak RSS and CPU
+ * time. Bundled before it runs.
  */
 import { request } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { createS3Client } from '../lib/aws/clients.ts';
+import { BlockDigester, combineBlockDigests } from '../lib/dropbox/content-hash.ts';
 import { readPeakRss } from './support/child.ts';
 import { readOwnCpuSeconds } from './support/cpu.ts';
 
@@ -22,6 +25,8 @@ const s3 = createS3Client();
 
 async function run(): Promise<Record<string, unknown>> {
   const started = performance.now();
+  const cpuFrom = readOwnCpuSeconds();
+  const digester = new BlockDigester();
   const object = await s3.send(new GetObjectCommand({ Bucket: config.bucket, Key: config.key }));
   if (!(object.Body instanceof Readable)) throw new Error('GetObject returned no stream');
   const answer = await new Promise<string>((resolve, reject) => {
@@ -39,11 +44,27 @@ async function run(): Promise<Record<string, unknown>> {
       res.once('error', reject);
     });
     req.once('error', reject);
-    pipeline(object.Body as Readable, req).catch(reject);
+    pipeline(
+      object.Body as Readable,
+      async function* hashed(pieces: AsyncIterable<Buffer>) {
+        for await (const piece of pieces) {
+          digester.update(piece);
+          yield piece;
+        }
+      },
+      req,
+    ).catch(reject);
   });
   const ms = performance.now() - started;
+  const cpuSeconds = readOwnCpuSeconds() - cpuFrom;
   const sink = JSON.parse(answer) as { bytes: number; contentHash: string };
-  return { ms, bytes: sink.bytes, contentHash: sink.contentHash };
+  const own = combineBlockDigests(digester.digests());
+  return {
+    ms,
+    cpuSeconds,
+    bytes: sink.bytes,
+    contentHash: own === sink.contentHash ? own : `mismatch ${own}`,
+  };
 }
 
 process.on('message', (raw: unknown) => {

@@ -52,10 +52,18 @@ process.on('message', (raw: unknown) => {
   const message = raw as { type: string; id?: number; event?: SQSEvent };
   if (message.type === 'invoke' && message.event !== undefined) {
     const started = performance.now();
+    const cpuFrom = readOwnCpuSeconds();
+    const report = (outcome: Record<string, unknown>) =>
+      send({
+        type: 'invoked',
+        id: message.id,
+        ms: performance.now() - started,
+        cpuSeconds: readOwnCpuSeconds() - cpuFrom,
+        ...outcome,
+      });
     handler(message.event, lambdaContext()).then(
-      (response) => send({ type: 'invoked', id: message.id, ms: performance.now() - started, response }),
-      (error: unknown) =>
-        send({ type: 'invoked', id: message.id, ms: performance.now() - started, error: String(error) }),
+      (response) => report({ response }),
+      (error: unknown) => report({ error: String(error) }),
     );
   } else if (message.type === 'start' && config.mode === 'poll') {
     poller = startPoller({

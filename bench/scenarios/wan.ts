@@ -4,7 +4,7 @@
  * its default settings, against the same bytes in one sequential session: the sync path with one chunk in flight and
  * rclone's 48 MiB chunks. Target: ≥ 3 × the sequential session's throughput.
  */
-import { type BenchContext, MIB, round } from '../support/context.ts';
+import { type BenchContext, MIB, round, type Target } from '../support/context.ts';
 import { runSync, type SyncRun } from '../support/sync-run.ts';
 import type { LargeObject } from './large.ts';
 
@@ -17,13 +17,7 @@ export interface WanResult {
   readonly sequential: SyncRun;
   readonly concurrent: SyncRun;
   readonly speedup: number;
-  /** The same sync with three chunks in flight. */
-  readonly threeInFlight: SyncRun;
-  readonly threeInFlightSpeedup: number;
-  readonly targets: Record<
-    string,
-    { readonly target: string; readonly measured: number; readonly met: boolean }
-  >;
+  readonly targets: Record<string, Target>;
 }
 
 /** Runs the sequential baseline, then the default settings, under the WAN conditions. */
@@ -47,21 +41,12 @@ export async function runWan(context: BenchContext, object: LargeObject): Promis
     context.log(`wan: one sequential session ${sequential.mibPerSecond} MiB/s`);
     const concurrent = await runSync(context, { ...common, label: 'wan', baseFolder: '/Bench wan' });
     context.log(`wan: sync ${concurrent.mibPerSecond} MiB/s`);
-    const threeInFlight = await runSync(context, {
-      ...common,
-      label: 'wan, 3 in flight',
-      baseFolder: '/Bench wan 3 in flight',
-      env: { UPLOAD_CHUNKS_IN_FLIGHT: '3' },
-    });
-    context.log(`wan, 3 in flight: sync ${threeInFlight.mibPerSecond} MiB/s`);
     const speedup = round(concurrent.mibPerSecond / sequential.mibPerSecond, 2);
     return {
       conditions: WAN_FAULTS,
       sequential,
       concurrent,
       speedup,
-      threeInFlight,
-      threeInFlightSpeedup: round(threeInFlight.mibPerSecond / sequential.mibPerSecond, 2),
       targets: { speedup: { target: '>= 3 x one sequential session', measured: speedup, met: speedup >= 3 } },
     };
   } finally {

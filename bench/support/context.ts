@@ -23,6 +23,15 @@ export interface BenchContext {
   log(line: string): void;
 }
 
+/** A target and how a run compares. */
+export interface Target {
+  readonly target: string;
+  readonly measured: number;
+  readonly met: boolean;
+  /** What holds a missed target back, when the bench can tell. */
+  readonly reason?: string;
+}
+
 /** Counts `items` by `key`. */
 export function countBy<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
   const counts: Record<string, number> = {};

@@ -58,23 +58,33 @@ export function readOwnCpuSeconds(): number {
 export interface CpuSeconds {
   /** The measured process (the function, or the raw baseline's reader). */
   readonly measured: number;
-  /** This process: the S3 proxy, the SQS/SSM emulators, and the Dropbox emulator or the sink. */
+  /** This process: the S3 proxy, the SQS/SSM emulators, and the embedded Dropbox emulator or the sink. */
   readonly stack: number;
   readonly s3rver: number | undefined;
+  /** A Dropbox emulator in a process of its own, when the run used one. */
+  readonly dropbox?: number | undefined;
 }
 
-/** Starts counting; the returned function gives the CPU seconds since, given the measured child's own. */
-export async function startCpuCount(): Promise<(measured: number) => Promise<CpuSeconds>> {
+/**
+ * Starts counting; the returned function gives the CPU seconds since, given the measured child's own. `dropboxPid`
+ * is a Dropbox emulator's own process, counted apart.
+ */
+export async function startCpuCount(dropboxPid?: string): Promise<(measured: number) => Promise<CpuSeconds>> {
   const s3rver = await findChildProcess('s3rver-child');
   const stackFrom = readOwnCpuSeconds();
   const s3rverFrom = await readCpuSeconds(s3rver);
+  const dropboxFrom = await readCpuSeconds(dropboxPid);
   return async (measured) => {
     const s3rverTo = await readCpuSeconds(s3rver);
+    const dropboxTo = await readCpuSeconds(dropboxPid);
     const round = (value: number): number => Math.round(value * 100) / 100;
+    const since = (from: number | undefined, to: number | undefined) =>
+      from === undefined || to === undefined ? undefined : round(to - from);
     return {
       measured: round(measured),
       stack: round(readOwnCpuSeconds() - stackFrom),
-      s3rver: s3rverTo === undefined || s3rverFrom === undefined ? undefined : round(s3rverTo - s3rverFrom),
+      s3rver: since(s3rverFrom, s3rverTo),
+      ...(dropboxPid === undefined ? {} : { dropbox: since(dropboxFrom, dropboxTo) }),
     };
   };
 }

@@ -2,12 +2,11 @@
  * One sync of one object through the function in a child process (invoke mode), measured: the handler's time, the
  * Dropbox and S3 calls it made (from the emulators' logs), the child's peak RSS, and the exported file's hash.
  */
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { forkChild } from './child.ts';
 import { type BenchContext, countBy, isUploadRoute, MIB, round } from './context.ts';
 import { type CpuSeconds, startCpuCount } from './cpu.ts';
+import { type BenchDropbox, embeddedDropbox } from './dropbox.ts';
 
 /** What one measured sync gave. */
 export interface SyncRun {
@@ -22,10 +21,14 @@ export interface SyncRun {
   readonly dropboxCallsByRoute: Record<string, number>;
   readonly s3CallsByAction: Record<string, number>;
   readonly contentHashVerified: boolean;
+  /** Data calls Dropbox took (upload routes with a body) whose Dropbox-API-Arg declared no content_hash. */
+  readonly dataCallsWithoutContentHash: number;
   /** The Dropbox calls of the measured sync: route, bytes received, start and end (ms from the first call). */
   readonly timeline: ReadonlyArray<readonly [string, number, number, number]>;
   /** CPU seconds of the whole run (warm-up included) per process. */
   readonly cpuSeconds: CpuSeconds;
+  /** CPU seconds of the function's process during the measured sync alone. */
+  readonly workCpuSeconds: number;
 }
 
 /** Options of {@link runSync}. */
@@ -38,6 +41,8 @@ export interface SyncRunOptions {
   /** Synced first, unmeasured: the token, the account's root, the settings and the SDKs warm up on it. */
   readonly warmUp: SQSRecord;
   readonly record: SQSRecord;
+  /** The Dropbox the function exports to. @default the stack's embedded emulator */
+  readonly dropbox?: BenchDropbox;
   /** The object's name in Dropbox, its size and its content hash. */
   readonly fileName: string;
   readonly size: number;
@@ -52,12 +57,13 @@ function failedIds(response: unknown): string[] {
 /** Runs one measured sync in a fresh child. */
 export async function runSync(context: BenchContext, options: SyncRunOptions): Promise<SyncRun> {
   const { stack, bundles } = context;
+  const dropbox = options.dropbox ?? embeddedDropbox(stack);
   await stack.setSetting('base-folder', options.baseFolder);
-  const countCpu = await startCpuCount();
+  const countCpu = await startCpuCount(dropbox.pid);
   const child = forkChild(
     bundles.syncChild.file,
     { handlerBundle: bundles.handler.file, mode: 'invoke' },
-    stack.functionEnv(options.env),
+    stack.functionEnv({ DROPBOX_ENDPOINT_URL: dropbox.url, ...options.env }),
   );
   try {
     const ready = await child.receive('ready');
@@ -67,19 +73,19 @@ export async function runSync(context: BenchContext, options: SyncRunOptions): P
       throw new Error(
         `${options.label}: the warm-up sync failed: ${String(warm.error ?? 'batchItemFailures')}`,
       );
-    const dropboxFrom = stack.dropbox.requestLog.length;
+    const dropboxFrom = (await dropbox.requestLog()).length;
     const s3From = stack.stack.s3.calls.length;
     child.send({ type: 'invoke', id: 1, event: { Records: [options.record] } });
     const invoked = await child.receive('invoked');
     if (invoked.error !== undefined || failedIds(invoked.response).length > 0)
       throw new Error(`${options.label}: the sync failed: ${String(invoked.error ?? 'batchItemFailures')}`);
-    const dropboxLog = stack.dropbox.requestLog.slice(dropboxFrom);
+    const dropboxLog = await dropbox.requestLog(dropboxFrom);
     const s3Calls = stack.stack.s3.calls.slice(s3From);
     child.send({ type: 'exit' });
     const peak = await child.receive('peak');
     const cpuSeconds = await countCpu(Number(peak.cpuSeconds));
     const path = `${options.baseFolder}/${options.fileName}`;
-    const exported = await stack.dropboxClient.getFileMetadata(path);
+    const exported = await dropbox.client.getFileMetadata(path);
     const seconds = Number(invoked.ms) / 1000;
     const byRoute = countBy(dropboxLog, (entry) => entry.route);
     const run: SyncRun = {
@@ -93,7 +99,15 @@ export async function runSync(context: BenchContext, options: SyncRunOptions): P
       dropboxCallsByRoute: byRoute,
       s3CallsByAction: countBy(s3Calls, (call) => call.action),
       contentHashVerified: exported?.contentHash === options.contentHash && exported.size === options.size,
+      dataCallsWithoutContentHash: dropboxLog.filter(
+        (entry) =>
+          isUploadRoute(entry.route) &&
+          entry.bytesIn > 0 &&
+          entry.status === 200 &&
+          entry.contentHashDeclared !== true,
+      ).length,
       cpuSeconds,
+      workCpuSeconds: round(Number(invoked.cpuSeconds), 2),
       timeline: dropboxLog.map((entry) => [
         entry.route,
         entry.bytesIn,
@@ -102,9 +116,7 @@ export async function runSync(context: BenchContext, options: SyncRunOptions): P
       ]),
     };
     // The exported gigabyte is not needed any more: the next run writes its own.
-    await rm(join(stack.dir, 'dropbox', 'home', ...path.split('/').filter((part) => part !== '')), {
-      force: true,
-    });
+    await dropbox.removeExported(path);
     return run;
   } finally {
     await child.exit();

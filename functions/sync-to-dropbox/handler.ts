@@ -84,6 +84,8 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
         upload: {
           chunkBytes: numberFrom(env.UPLOAD_CHUNK_MIB, DEFAULT_UPLOAD_TUNING.chunkBytes / mib) * mib,
           chunksInFlight: numberFrom(env.UPLOAD_CHUNKS_IN_FLIGHT, DEFAULT_UPLOAD_TUNING.chunksInFlight),
+          pieceStore: env.UPLOAD_PIECE_STORE?.trim().toLowerCase() === 'reread' ? 'reread' : 'spool',
+          spoolDir: env.UPLOAD_SPOOL_DIR || undefined,
           ...options.uploadTuning,
         },
         onRetry: (info) => logger.warn('dropbox retry', { ...info }),

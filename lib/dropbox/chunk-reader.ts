@@ -2,7 +2,7 @@
  * Fixed-size chunks from a byte stream, with backpressure: the source is pulled only when a chunk is asked for, so
  * memory stays at one chunk buffer plus the source's own read-ahead, whatever the stream's length.
  */
-import { SyncError } from '../errors.ts';
+import { sourceSizeMismatch as sizeMismatch, toBytes } from './stream-body.ts';
 import { raceSignal } from './tokens.ts';
 
 /** Options of a {@link ChunkReader}. */
@@ -16,12 +16,6 @@ export interface ChunkReaderOptions {
    * @default a buffer of its own
    */
   readonly buffer?: Buffer | undefined;
-}
-
-function toBytes(piece: unknown): Uint8Array {
-  if (piece instanceof Uint8Array) return piece;
-  if (typeof piece === 'string') return Buffer.from(piece);
-  throw new TypeError('upload body must yield bytes');
 }
 
 /**
@@ -107,12 +101,4 @@ export class ChunkReader {
     await this.close();
     throw sizeMismatch(this.#options.expectedBytes, undefined);
   }
-}
-
-function sizeMismatch(expected: number, actual: number | undefined): SyncError {
-  const what =
-    actual === undefined
-      ? `upload body is longer than its declared ${expected} bytes`
-      : `upload body ended after ${actual} of its declared ${expected} bytes`;
-  return new SyncError(what, { kind: 'transient', code: 'source-size-mismatch' });
 }

@@ -11,7 +11,6 @@ import type { DropboxFile, DropboxTarget, UploadRequest } from '../ports.ts';
 import { NotBefore, withRetry } from '../retry.ts';
 import type { DropboxCredentials } from '../settings.ts';
 import { type BatchEntryResult, FinishBatchCommitter, MIN_CONTENTION_ATTEMPTS } from './batch-commit.ts';
-import { BufferPool } from './buffer-pool.ts';
 import { buildTokenUrl, createRoutedFetch, normalizeEndpointUrl } from './endpoint.ts';
 import {
   classifyEntryFailure,
@@ -24,6 +23,8 @@ import {
 import { createHttpTransport } from './http-transport.ts';
 import { toDropboxFile } from './metadata.ts';
 import { PathRootResolver, parseRootInfo, type RootInfo } from './path-root.ts';
+import { Slots } from './pieces.ts';
+import type { StreamBody } from './stream-body.ts';
 import { AccessTokenSource } from './tokens.ts';
 import {
   type CommitArgs,
@@ -153,7 +154,8 @@ export class DropboxClient implements DropboxTarget {
   readonly #onRetry: ((info: DropboxRetryInfo) => void) | undefined;
   readonly #timeoutMs: number;
   readonly #uploadApi: UploadApi;
-  readonly #buffers: BufferPool;
+  /** Pieces hashed ahead (or spooled) and calls with data in flight, across every upload of this client. */
+  readonly #slots: { readonly prepared: Slots; readonly sending: Slots };
   /** The `finish_batch_v2` committer of each commit group this client has seen (one per invocation). */
   readonly #committers = new WeakMap<object, FinishBatchCommitter>();
   /** No call of this client (one token, one namespace) starts before Dropbox's last `Retry-After` has passed. */
@@ -173,7 +175,11 @@ export class DropboxClient implements DropboxTarget {
     });
     this.#root = new PathRootResolver(options.credentials.pathRoot, (signal) => this.#readRoot(signal));
     this.#tuning = resolveUploadTuning(options.upload);
-    this.#buffers = new BufferPool(this.#tuning.chunkBytes, this.#tuning.chunksInFlight);
+    // One piece hashed ahead of the calls in flight, so that a call that ends is followed by the next at once.
+    this.#slots = {
+      prepared: new Slots(this.#tuning.chunksInFlight + 1),
+      sending: new Slots(this.#tuning.chunksInFlight),
+    };
     this.#onRetry = options.onRetry;
     this.#timeoutMs = options.requestTimeoutMs ?? 60_000;
     this.#uploadApi = this.#createUploadApi();
@@ -266,14 +272,14 @@ export class DropboxClient implements DropboxTarget {
     return found;
   }
 
-  /** Upload buffers allocated so far (at most `chunksInFlight`, shared by every upload of this client). */
-  get uploadBuffersAllocated(): number {
-    return this.#buffers.allocated;
+  /** Upload-session calls with data this client has in flight right now (at most `chunksInFlight`). */
+  get uploadCallsInFlight(): number {
+    return this.#slots.sending.held;
   }
 
   /** Streams one file into Dropbox (see lib/dropbox/uploader.ts) and returns it, its content hash verified. */
   upload(request: UploadRequest): Promise<DropboxFile> {
-    return uploadStream({ api: this.#uploadApi, tuning: this.#tuning, buffers: this.#buffers }, request);
+    return uploadStream({ api: this.#uploadApi, tuning: this.#tuning, slots: this.#slots }, request);
   }
 
   /**
@@ -300,8 +306,11 @@ export class DropboxClient implements DropboxTarget {
   }
 
   #createUploadApi(): UploadApi {
-    const data = (contents: Uint8Array): Buffer =>
-      Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength);
+    // Bytes go to the transport as they are (a view, never a copy); a streamed piece goes as its StreamBody.
+    const data = (contents: Uint8Array | StreamBody): Buffer | StreamBody =>
+      contents instanceof Uint8Array
+        ? Buffer.from(contents.buffer, contents.byteOffset, contents.byteLength)
+        : contents;
     const api: UploadApi = {
       uploadSingle: ({ commit, data: bytes, contentHash, signal }) =>
         this.#call(

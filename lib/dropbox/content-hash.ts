@@ -13,10 +13,20 @@ export const CONTENT_HASH_BLOCK_BYTES = 4 * 1024 * 1024;
  * Keeps one block hasher and 32 bytes per finished block; never the content itself.
  */
 export class DropboxContentHasher {
-  readonly #overall: Hash = createHash('sha256');
+  #overall: Hash = createHash('sha256');
   #block: Hash = createHash('sha256');
   #blockFill = 0;
   #digest: string | undefined;
+
+  /** An independent hasher in the same state: fed on, it leaves this one as it was (a read that may be redone). */
+  copy(): DropboxContentHasher {
+    if (this.#digest !== undefined) throw new Error('DropboxContentHasher: copy() after digest()');
+    const copy = new DropboxContentHasher();
+    copy.#overall = this.#overall.copy();
+    copy.#block = this.#block.copy();
+    copy.#blockFill = this.#blockFill;
+    return copy;
+  }
 
   /** Adds the next piece of content. */
   update(chunk: Uint8Array): this {
@@ -43,6 +53,48 @@ export class DropboxContentHasher {
 
   #finishBlock(): void {
     this.#overall.update(this.#block.digest());
+    this.#block = createHash('sha256');
+    this.#blockFill = 0;
+  }
+}
+
+/**
+ * The SHA-256 digests of the 4 MiB blocks of content fed in order, in chunks of any size: a piece of a file that
+ * starts on a block boundary, hashed as it streams past and never held.
+ */
+export class BlockDigester {
+  readonly #digests: Buffer[] = [];
+  #block: Hash = createHash('sha256');
+  #blockFill = 0;
+  #bytes = 0;
+
+  /** Bytes fed so far. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** Adds the next piece of content. */
+  update(chunk: Uint8Array): this {
+    let position = 0;
+    while (position < chunk.byteLength) {
+      const take = Math.min(CONTENT_HASH_BLOCK_BYTES - this.#blockFill, chunk.byteLength - position);
+      this.#block.update(chunk.subarray(position, position + take));
+      this.#blockFill += take;
+      position += take;
+      if (this.#blockFill === CONTENT_HASH_BLOCK_BYTES) this.#finishBlock();
+    }
+    this.#bytes += chunk.byteLength;
+    return this;
+  }
+
+  /** The digests of every block, the last (partial) one included. The digester is finished afterwards. */
+  digests(): Buffer[] {
+    if (this.#blockFill > 0) this.#finishBlock();
+    return this.#digests;
+  }
+
+  #finishBlock(): void {
+    this.#digests.push(this.#block.digest());
     this.#block = createHash('sha256');
     this.#blockFill = 0;
   }

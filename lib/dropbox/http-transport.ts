@@ -3,10 +3,17 @@
  * body (the Fetch standard says to), stream bodies included, and the copies live until a major garbage collection:
  * uploading 1 GiB in 16 MiB chunks peaked at 238 MiB RSS through it, against 125 MiB through this transport, which
  * writes the caller's buffer to the socket as it is. It implements what the SDK uses: a URL, a method, headers, a
- * string or byte body, an abort signal, and a buffered response (Dropbox answers upload and RPC calls with JSON).
+ * string or byte body, an abort signal, and a buffered response (Dropbox answers upload and RPC calls with JSON);
+ * and one body of its own, a {@link StreamBody} (lib/dropbox/stream-body.ts), piped to the socket with backpressure.
  */
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import {
+  type ClientRequest,
+  Agent as HttpAgent,
+  request as httpRequest,
+  type IncomingMessage,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isStreamBody, type StreamBody, sourceSizeMismatch, toBytes } from './stream-body.ts';
 
 type FetchInput = Parameters<typeof fetch>[0];
 
@@ -24,6 +31,27 @@ function bodyBytes(body: RequestInit['body']): Uint8Array {
   if (body instanceof URLSearchParams) return Buffer.from(body.toString());
   if (body instanceof Uint8Array) return body;
   throw new TypeError('http transport: the body must be a string, URLSearchParams or bytes');
+}
+
+/**
+ * Writes a {@link StreamBody} into `req` and ends it; fails when the source yields another length than declared.
+ * Each chunk is handed to the socket before the next is asked for (the source may reuse its buffers), which is also
+ * the backpressure: no more than one chunk waits in memory.
+ */
+async function sendStreamBody(req: ClientRequest, body: StreamBody, signal: AbortSignal | undefined) {
+  const source = await body.open(signal);
+  const expected = body.byteLength;
+  let sent = 0;
+  for await (const piece of source) {
+    const bytes = toBytes(piece);
+    sent += bytes.byteLength;
+    if (sent > expected) throw sourceSizeMismatch(expected, undefined);
+    await new Promise<void>((resolve, reject) => {
+      req.write(bytes, (error) => (error ? reject(error) : resolve()));
+    });
+  }
+  if (sent !== expected) throw sourceSizeMismatch(expected, sent);
+  req.end();
 }
 
 function responseHeaders(res: IncomingMessage): Headers {
@@ -45,9 +73,10 @@ export function createHttpTransport(): typeof fetch {
     const url = new URL(input);
     const secure = url.protocol === 'https:';
     const signal = init.signal ?? undefined;
-    let payload: Uint8Array;
+    const streamed: unknown = init.body;
+    let payload: Uint8Array | StreamBody;
     try {
-      payload = bodyBytes(init.body);
+      payload = isStreamBody(streamed) ? streamed : bodyBytes(init.body);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -95,7 +124,16 @@ export function createHttpTransport(): typeof fetch {
           );
         });
       });
-      req.end(payload);
+      if (payload instanceof Uint8Array) {
+        req.end(payload);
+        return;
+      }
+      // A source that fails (or yields another length) fails the request with its own error: nothing half-sent counts.
+      sendStreamBody(req, payload, signal).catch((error: unknown) => {
+        settle();
+        req.destroy();
+        reject(error);
+      });
     });
   };
   return transport as typeof fetch;

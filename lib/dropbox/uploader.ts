@@ -1,35 +1,44 @@
 /**
  * The streaming uploader. Three ways into Dropbox, chosen by size and by what the source allows:
- * - a small file (up to `singleUploadMaxBytes`): one `files/upload`; or, when other records of the invocation are
- *   still running, its data in a closed upload session and its commit in the group's one `finish_batch_v2`
- *   (lib/dropbox/batch-commit.ts);
- * - a large file whose source can open byte ranges: a concurrent upload session, its 4 MiB-aligned pieces read by
- *   ranged reads and sent `chunksInFlight` at a time, the closing piece last (Dropbox requires `close` on the last
- *   append, after which the session takes no more data), and a `finish` without data;
- * - otherwise a sequential upload session (start, append_v2, finish) fed chunk by chunk from the stream, which is
- *   as fast when only one chunk can be in flight and costs two calls fewer.
- * Each chunk is buffered once, because its `content_hash` travels in the `Dropbox-API-Arg` header before its bytes
- * and because a failed call must be able to send the same bytes again; session buffers come from the client's
- * {@link BufferPool}, so memory is `chunkBytes × chunksInFlight` however many files are in flight. The hash Dropbox
- * reports for the committed file is checked against the one computed while reading, 4 MiB block by block, in order.
+ * - a small file (up to `singleUploadMaxBytes`, read into memory): one `files/upload`; or, when other records of the
+ *   invocation are still running, its data in a closed upload session and its commit in the group's one
+ *   `finish_batch_v2` (lib/dropbox/batch-commit.ts);
+ * - a large file of three pieces or more whose source can open byte ranges: a concurrent upload session, its
+ *   4 MiB-aligned pieces sent `chunksInFlight` at a time, the closing piece (the rest of the file) last, since
+ *   Dropbox requires `close` on the last append and takes no more data after it, and a `finish` without data;
+ * - otherwise a sequential upload session (start and finish carry data, append_v2 between), which costs two calls
+ *   fewer and loses nothing when the pieces could not be sent in parallel anyway.
+ * A session's pieces are hashed before they are sent but never held in memory (lib/dropbox/pieces.ts: the range is
+ * read again, or spooled to disk), each call carries the `content_hash` of its own bytes, and the hash Dropbox
+ * reports for the committed file is checked against the one computed while reading. Memory is the streams' buffers,
+ * whatever the piece size; the client's {@link Slots} bound the pieces hashed ahead and the calls in flight.
  */
 import type { files } from 'dropbox';
 import { anySignal } from '../deadline.ts';
-import { SyncError } from '../errors.ts';
-import type { ByteRange, CommitGroupMember, DropboxFile, UploadRequest } from '../ports.ts';
+import type { CommitGroupMember, DropboxFile, UploadRequest } from '../ports.ts';
 import { withRetry } from '../retry.ts';
 import type { BatchEntry, BatchEntryResult } from './batch-commit.ts';
-import type { BufferPool } from './buffer-pool.ts';
 import { ChunkReader } from './chunk-reader.ts';
 import {
   CONTENT_HASH_BLOCK_BYTES,
   combineBlockDigests,
   computeContentHash,
   DropboxContentHasher,
-  digestBlocks,
 } from './content-hash.ts';
 import { DropboxApiError, isDropboxApiError } from './errors.ts';
 import { formatDropboxTimestamp, toDropboxFile } from './metadata.ts';
+import {
+  isRetryableRead,
+  type PieceOptions,
+  type PieceStore,
+  type PreparedPiece,
+  prepareRangePiece,
+  type SessionPiece,
+  type Slots,
+  StreamCursor,
+  spoolStreamPiece,
+} from './pieces.ts';
+import type { StreamBody } from './stream-body.ts';
 
 /** The commit half of `files/upload` and `upload_session/finish` (Dropbox's `CommitInfo`). */
 export interface CommitArgs {
@@ -53,7 +62,7 @@ export interface UploadApi {
   }): Promise<files.FileMetadata>;
   /** `upload_session/start`; a concurrent session takes no data. */
   startSession(args: {
-    readonly data: Uint8Array;
+    readonly data: Uint8Array | StreamBody;
     readonly contentHash: string;
     readonly close: boolean;
     readonly concurrent: boolean;
@@ -62,7 +71,7 @@ export interface UploadApi {
   appendSession(args: {
     readonly sessionId: string;
     readonly offset: number;
-    readonly data: Uint8Array;
+    readonly data: Uint8Array | StreamBody;
     readonly contentHash: string;
     readonly close: boolean;
     readonly signal?: AbortSignal | undefined;
@@ -70,7 +79,7 @@ export interface UploadApi {
   finishSession(args: {
     readonly sessionId: string;
     readonly offset: number;
-    readonly data: Uint8Array;
+    readonly data: Uint8Array | StreamBody;
     readonly contentHash: string;
     readonly commit: CommitArgs;
     readonly signal?: AbortSignal | undefined;
@@ -91,12 +100,16 @@ export interface UploadApi {
 
 /** Sizes and limits of the uploader (README, "The uploader and its chunk size", says how the defaults were chosen). */
 export interface UploadTuning {
-  /** Files up to this size go in one call (`files/upload`, or a closed session committed in a batch). */
+  /** Files up to this size are read into memory and go in one call (`files/upload`, or a closed session batched). */
   readonly singleUploadMaxBytes: number;
-  /** Bytes per upload-session call; also the size of one pooled buffer. */
+  /** Bytes per upload-session call (a concurrent session's pieces are this, rounded down to 4 MiB blocks). */
   readonly chunkBytes: number;
-  /** Upload-session chunks in flight at once (and buffers in the pool): 1 keeps every session sequential. */
+  /** Upload-session calls with data in flight at once, per client: 1 keeps every session sequential. */
   readonly chunksInFlight: number;
+  /** How a piece's bytes are kept between its hashing and its call (lib/dropbox/pieces.ts). */
+  readonly pieceStore: PieceStore;
+  /** Folder of the spool files. @default the OS's temporary folder (`/tmp` on Lambda) */
+  readonly spoolDir?: string | undefined;
   /** Tries per Dropbox call, the first included. */
   readonly maxAttempts: number;
   readonly backoffBaseMs: number;
@@ -105,20 +118,26 @@ export interface UploadTuning {
 }
 
 const MIB = 1024 * 1024;
-/** Dropbox's limit on the data of one upload call. */
-export const MAX_REQUEST_BYTES = 150 * MIB;
+/**
+ * Dropbox's limit on the data of one upload call: "A single request should not upload more than 150 MB" (the
+ * `upload_session/append_v2` documentation). Read strictly as 150,000,000 bytes; with 4 MiB blocks, a concurrent
+ * session's pieces are then at most 140 MiB.
+ */
+export const MAX_REQUEST_BYTES = 150_000_000;
 const EMPTY = new Uint8Array(0);
 const EMPTY_HASH = computeContentHash(EMPTY);
 
 /**
- * Defaults (measured with `npm run bench`, see BENCHMARKS.md): 64 MiB chunks, 4 in flight. A 1 GiB file costs 20
- * upload calls (16 at 16 MiB would cost 66 against a monthly data-transport limit), four connections fill a link
- * that caps each one, and the buffers stay at 256 MiB. Anything up to 16 MiB goes in one call.
+ * Defaults (measured with `npm run bench`, see BENCHMARKS.md): pieces of 140 MiB, the largest whole number of 4 MiB
+ * blocks under Dropbox's 150 MB limit, so a 1 GiB file costs 10 upload calls; 4 calls in flight fill a link that caps
+ * each connection; pieces spooled to disk, which cost far less CPU than reading each range from S3 twice. Anything
+ * up to 16 MiB goes in one call from memory.
  */
 export const DEFAULT_UPLOAD_TUNING: UploadTuning = {
   singleUploadMaxBytes: 16 * MIB,
-  chunkBytes: 64 * MIB,
+  chunkBytes: 140 * MIB,
   chunksInFlight: 4,
+  pieceStore: 'spool',
   maxAttempts: 6,
   backoffBaseMs: 500,
   backoffCapMs: 20_000,
@@ -129,8 +148,13 @@ export function resolveUploadTuning(overrides: Partial<UploadTuning> | undefined
   const tuning: UploadTuning = { ...DEFAULT_UPLOAD_TUNING, ...overrides };
   const positive = (name: keyof UploadTuning, max = Number.MAX_SAFE_INTEGER): void => {
     const value = tuning[name];
-    if (!Number.isInteger(value) || value < (name === 'singleUploadMaxBytes' ? 0 : 1) || value > max) {
-      throw new RangeError(`upload tuning ${name} must be an integer in [1, ${max}], got ${value}`);
+    if (
+      typeof value !== 'number' ||
+      !Number.isInteger(value) ||
+      value < (name === 'singleUploadMaxBytes' ? 0 : 1) ||
+      value > max
+    ) {
+      throw new RangeError(`upload tuning ${name} must be an integer in [1, ${max}], got ${String(value)}`);
     }
   };
   positive('singleUploadMaxBytes', MAX_REQUEST_BYTES);
@@ -139,6 +163,11 @@ export function resolveUploadTuning(overrides: Partial<UploadTuning> | undefined
   positive('maxAttempts', 100);
   positive('backoffBaseMs');
   positive('backoffCapMs');
+  if (tuning.pieceStore !== 'reread' && tuning.pieceStore !== 'spool') {
+    throw new RangeError(
+      `upload tuning pieceStore must be reread or spool, got ${String(tuning.pieceStore)}`,
+    );
+  }
   return tuning;
 }
 
@@ -164,28 +193,34 @@ export function buildCommitArgs(request: UploadRequest): CommitArgs {
   };
 }
 
-/** One piece of a concurrent upload session. */
-export interface SessionPiece {
-  readonly offset: number;
-  readonly length: number;
-}
+export type { SessionPiece } from './pieces.ts';
 
 /**
- * How a concurrent session splits `size` bytes: pieces of `pieceBytes` (a multiple of 4 MiB), then the closing
- * piece, which is the file's last 4 MiB block (whole or partial). The closing piece goes alone after all the others
- * (nothing may be appended once a session is closed), so keeping it to one block keeps that tail short.
+ * How a concurrent session splits `size` bytes: pieces of `pieceBytes` (a multiple of 4 MiB), then the closing piece,
+ * the rest of the file (1 byte to `pieceBytes`). The closing piece goes alone after all the others (nothing may be
+ * appended once a session is closed); with every other piece as large as allowed, it is as short as the number of
+ * calls allows.
  */
 export function planSessionPieces(
   size: number,
   pieceBytes: number,
 ): { pieces: SessionPiece[]; last: SessionPiece } {
-  const tail = size === 0 ? 0 : ((size - 1) % CONTENT_HASH_BLOCK_BYTES) + 1;
-  const aligned = size - tail;
+  const count = Math.max(1, Math.ceil(size / pieceBytes));
   const pieces: SessionPiece[] = [];
-  for (let offset = 0; offset < aligned; offset += pieceBytes) {
-    pieces.push({ offset, length: Math.min(pieceBytes, aligned - offset) });
+  for (let index = 0; index < count - 1; index += 1) {
+    pieces.push({ offset: index * pieceBytes, length: pieceBytes });
   }
-  return { pieces, last: { offset: aligned, length: tail } };
+  const offset = (count - 1) * pieceBytes;
+  return { pieces, last: { offset, length: size - offset } };
+}
+
+/** A sequential session's pieces: `chunkBytes` each, the last one shorter. */
+function planSequentialPieces(size: number, chunkBytes: number): SessionPiece[] {
+  const pieces: SessionPiece[] = [];
+  for (let offset = 0; offset < size; offset += chunkBytes) {
+    pieces.push({ offset, length: Math.min(chunkBytes, size - offset) });
+  }
+  return pieces;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -244,37 +279,12 @@ function translateUpdateConflict(request: UploadRequest, error: unknown): unknow
   });
 }
 
-/**
- * Sends one chunk (a single call, or `upload_session/append_v2`/`finish`), resuming at Dropbox's `correct_offset`
- * when the session holds more or less of it than expected (a previous try that arrived but whose answer was lost).
- */
-async function sendAtOffset<T>(
-  offset: number,
-  chunk: Uint8Array,
-  maxCorrections: number,
-  send: (offset: number, data: Uint8Array, contentHash: string) => Promise<T>,
-  alreadyThere: (offset: number) => Promise<T>,
-): Promise<T> {
-  let sent = 0;
-  for (let corrections = 0; ; corrections += 1) {
-    const data = sent === 0 ? chunk : chunk.subarray(sent);
-    try {
-      return await send(offset + sent, data, computeContentHash(data));
-    } catch (error) {
-      const correct = readCorrectOffset(error);
-      if (correct === undefined || corrections >= maxCorrections) throw error;
-      if (correct < offset || correct > offset + chunk.byteLength) throw error;
-      if (correct === offset + chunk.byteLength) return alreadyThere(correct);
-      sent = correct - offset;
-    }
-  }
-}
-
 /** What an upload needs besides the request. */
 export interface UploadContext {
   readonly api: UploadApi;
   readonly tuning: UploadTuning;
-  readonly buffers: BufferPool;
+  /** The client's limits, shared by all its uploads: pieces hashed (or spooled) and not yet sent, and calls sending. */
+  readonly slots: { readonly prepared: Slots; readonly sending: Slots };
 }
 
 /** The request's content from its start, as one stream. */
@@ -299,6 +309,7 @@ export async function uploadStream(context: UploadContext, request: UploadReques
     const pieceBytes = Math.floor(tuning.chunkBytes / CONTENT_HASH_BLOCK_BYTES) * CONTENT_HASH_BLOCK_BYTES;
     const plan = pieceBytes > 0 ? planSessionPieces(size, pieceBytes) : undefined;
     const { openRange } = request;
+    // Two pieces or more before the closing one, or nothing would be sent in parallel.
     const concurrent =
       openRange !== undefined && tuning.chunksInFlight > 1 && plan !== undefined && plan.pieces.length >= 2;
     const upload = (): Promise<DropboxFile> =>
@@ -353,117 +364,206 @@ async function uploadSmall(
   return verifyCommitted('files/upload_session/finish_batch_v2', metadata, size, contentHash);
 }
 
+/**
+ * A call that streams a piece, tried again when the piece's source fails on the way (a reset S3 read); Dropbox's own
+ * failures are retried inside the call (lib/dropbox/client.ts).
+ */
+function sendReading<T>(
+  tuning: UploadTuning,
+  signal: AbortSignal | undefined,
+  send: () => Promise<T>,
+): Promise<T> {
+  return withRetry(send, {
+    maxAttempts: Math.min(3, tuning.maxAttempts),
+    baseMs: tuning.backoffBaseMs,
+    capMs: tuning.backoffCapMs,
+    signal,
+    classify: (error) => ({ retry: !signal?.aborted && isRetryableRead(error) }),
+  });
+}
+
+/**
+ * Sends one piece with a sequential session's `append_v2` or `finish`, resuming at Dropbox's `correct_offset` when
+ * the session holds more or less of it than expected (a previous try that arrived but whose answer was lost).
+ */
+async function sendAtOffset<T>(
+  piece: PreparedPiece,
+  maxCorrections: number,
+  send: (offset: number, data: StreamBody, contentHash: string) => Promise<T>,
+  alreadyThere: (offset: number) => Promise<T>,
+): Promise<T> {
+  const { offset } = piece;
+  let sent = 0;
+  for (let corrections = 0; ; corrections += 1) {
+    try {
+      return await send(offset + sent, piece.body(sent), await piece.contentHashFrom(sent));
+    } catch (error) {
+      const correct = readCorrectOffset(error);
+      if (correct === undefined || corrections >= maxCorrections) throw error;
+      if (correct < offset || correct > offset + piece.length) throw error;
+      if (correct === offset + piece.length) return alreadyThere(correct);
+      sent = correct - offset;
+    }
+  }
+}
+
+/** How the pieces of one upload are prepared: from ranges, or spooled from the one stream. */
+type Prepare = (piece: SessionPiece) => Promise<PreparedPiece>;
+
+function pieceOptions(tuning: UploadTuning, signal: AbortSignal | undefined): PieceOptions {
+  return {
+    store: tuning.pieceStore,
+    spoolDir: tuning.spoolDir,
+    readAttempts: Math.min(3, tuning.maxAttempts),
+    backoffBaseMs: tuning.backoffBaseMs,
+    backoffCapMs: tuning.backoffCapMs,
+    signal,
+  };
+}
+
+/** A prepared piece together with the slot it holds; `release` frees both, once. */
+interface HeldPiece {
+  readonly piece: PreparedPiece;
+  release(): Promise<void>;
+}
+
+/** Takes a `prepared` slot and prepares `piece` in it. */
+async function holdPiece(
+  context: UploadContext,
+  prepare: Prepare,
+  piece: SessionPiece,
+  signal: AbortSignal | undefined,
+): Promise<HeldPiece> {
+  const releaseSlot = await context.slots.prepared.acquire(signal);
+  let prepared: PreparedPiece;
+  try {
+    prepared = await prepare(piece);
+  } catch (error) {
+    releaseSlot();
+    throw error;
+  }
+  let released: Promise<void> | undefined;
+  return {
+    piece: prepared,
+    release: () => {
+      released ??= prepared.release().finally(releaseSlot);
+      return released;
+    },
+  };
+}
+
+/** Runs `send` in a `sending` slot. */
+async function inSendingSlot<T>(
+  context: UploadContext,
+  signal: AbortSignal | undefined,
+  send: () => Promise<T>,
+) {
+  const release = await context.slots.sending.acquire(signal);
+  try {
+    return await send();
+  } finally {
+    release();
+  }
+}
+
 async function uploadSequentialSession(
   context: UploadContext,
   request: UploadRequest,
   commit: CommitArgs,
 ): Promise<DropboxFile> {
-  const { api, tuning, buffers } = context;
-  const { signal, size } = request;
-  const buffer = await buffers.acquire(signal);
-  let reader: ChunkReader | undefined;
+  const { api, tuning } = context;
+  const { size, openRange, body } = request;
+  const controller = new AbortController();
+  const signal = anySignal([request.signal, controller.signal]) ?? controller.signal;
+  const whole = { current: new DropboxContentHasher() };
+  const cursor =
+    openRange === undefined && body !== undefined ? new StreamCursor(body, size, signal) : undefined;
+  const options: PieceOptions = { ...pieceOptions(tuning, signal), whole };
+  const prepare: Prepare = (piece) =>
+    cursor !== undefined
+      ? spoolStreamPiece(cursor, piece, tuning.spoolDir, whole.current)
+      : prepareRangePiece(openRange as NonNullable<typeof openRange>, piece, options);
+  const pieces = planSequentialPieces(size, tuning.chunkBytes);
+  // Each piece is prepared while the one before it is sent: the session's order is kept, one call at a time.
+  let next: Promise<HeldPiece> | undefined;
+  const prepareNext = (index: number): void => {
+    const piece = pieces[index];
+    next = piece === undefined ? undefined : holdPiece(context, prepare, piece, signal);
+    // Handled where it is awaited; a failure before then is not an unhandled rejection.
+    next?.catch(() => undefined);
+  };
+  const take = async (): Promise<HeldPiece> => {
+    const held = await (next as Promise<HeldPiece>);
+    return held;
+  };
   try {
-    const chunkBytes = Math.min(tuning.chunkBytes, buffers.bufferBytes);
-    reader = new ChunkReader(await openWhole(request, signal), {
-      expectedBytes: size,
-      chunkBytes,
-      signal,
-      buffer,
-    });
-    return await sendSequentialSession(api, reader, commit, { size, chunkBytes }, tuning, signal);
-  } finally {
-    await reader?.close();
-    buffers.release(buffer);
-  }
-}
-
-async function sendSequentialSession(
-  api: UploadApi,
-  reader: ChunkReader,
-  commit: CommitArgs,
-  { size, chunkBytes }: { readonly size: number; readonly chunkBytes: number },
-  tuning: UploadTuning,
-  signal: AbortSignal | undefined,
-): Promise<DropboxFile> {
-  const whole = new DropboxContentHasher();
-  const first = await reader.next();
-  whole.update(first);
-  const sessionId = await api.startSession({
-    data: first,
-    contentHash: computeContentHash(first),
-    close: false,
-    concurrent: false,
-    signal,
-  });
-  let offset = first.byteLength;
-  const corrections = tuning.maxAttempts;
-  while (offset + chunkBytes < size) {
-    const chunk = await reader.next();
-    whole.update(chunk);
-    await sendAtOffset(
-      offset,
-      chunk,
-      corrections,
-      (at, data, contentHash) =>
-        api.appendSession({ sessionId, offset: at, data, contentHash, close: false, signal }),
-      async () => undefined,
+    prepareNext(0);
+    let held = await take();
+    prepareNext(1);
+    const first = held.piece;
+    const sessionId = await inSendingSlot(context, signal, () =>
+      sendReading(tuning, signal, () =>
+        api.startSession({
+          data: first.body(),
+          contentHash: first.contentHash,
+          close: false,
+          concurrent: false,
+          signal,
+        }),
+      ),
     );
-    offset += chunk.byteLength;
+    await held.release();
+    const corrections = tuning.maxAttempts;
+    for (let index = 1; index < pieces.length - 1; index += 1) {
+      held = await take();
+      prepareNext(index + 1);
+      const piece = held.piece;
+      await inSendingSlot(context, signal, () =>
+        sendReading(tuning, signal, () =>
+          sendAtOffset(
+            piece,
+            corrections,
+            (at, data, contentHash) =>
+              api.appendSession({ sessionId, offset: at, data, contentHash, close: false, signal }),
+            async () => undefined,
+          ),
+        ),
+      );
+      await held.release();
+    }
+    // The last piece (or nothing, when the first piece was the whole file) goes with the commit: one call less.
+    const lastHeld = pieces.length > 1 ? await take() : undefined;
+    next = undefined;
+    const localHash = whole.current.digest();
+    const finish = (at: number, data: Uint8Array | StreamBody, contentHash: string) =>
+      api.finishSession({ sessionId, offset: at, data, contentHash, commit, signal: request.signal });
+    let metadata: files.FileMetadata;
+    try {
+      metadata = await inSendingSlot(context, signal, () =>
+        lastHeld === undefined
+          ? finish(size, EMPTY, EMPTY_HASH)
+          : sendReading(tuning, signal, () =>
+              sendAtOffset(lastHeld.piece, corrections, finish, (at) => finish(at, EMPTY, EMPTY_HASH)),
+            ),
+      );
+    } catch (error) {
+      const committed = await findCommitted(api, error, commit.path, size, localHash, request.signal);
+      if (committed === undefined) throw error;
+      return committed;
+    } finally {
+      await lastHeld?.release();
+    }
+    return verifyCommitted('files/upload_session/finish', metadata, size, localHash);
+  } finally {
+    controller.abort(new Error('upload ended'));
+    const pending = next;
+    if (pending !== undefined)
+      await pending.then(
+        (held) => held.release(),
+        () => undefined,
+      );
+    await cursor?.close();
   }
-  // The last chunk (or nothing, when the first chunk was the whole file) goes with the commit: one call less.
-  const last = offset < size ? await reader.next() : EMPTY;
-  whole.update(last);
-  const localHash = whole.digest();
-  const finish = (at: number, data: Uint8Array, contentHash: string): Promise<files.FileMetadata> =>
-    api.finishSession({ sessionId, offset: at, data, contentHash, commit, signal });
-  let metadata: files.FileMetadata;
-  try {
-    metadata = await sendAtOffset(offset, last, corrections, finish, (at) => finish(at, EMPTY, EMPTY_HASH));
-  } catch (error) {
-    const committed = await findCommitted(api, error, commit.path, size, localHash, signal);
-    if (committed === undefined) throw error;
-    return committed;
-  }
-  return verifyCommitted('files/upload_session/finish', metadata, size, localHash);
-}
-
-/** A read that failed on the way (a reset connection, a short body) is worth a second try; a changed object is not. */
-function isRetryableRead(error: unknown): boolean {
-  if (error instanceof SyncError) return error.kind === 'transient' && !isDropboxApiError(error);
-  return error instanceof Error && error.name !== 'AbortError' && error.name !== 'TimeoutError';
-}
-
-/** Reads one piece through a ranged read into `buffer`, trying a failed read again. */
-function readPiece(
-  openRange: NonNullable<UploadRequest['openRange']>,
-  piece: SessionPiece,
-  buffer: Buffer,
-  tuning: UploadTuning,
-  signal: AbortSignal,
-): Promise<Uint8Array> {
-  const range: ByteRange = { start: piece.offset, end: piece.offset + piece.length - 1 };
-  return withRetry(
-    async () => {
-      const reader = new ChunkReader(await openRange(range, signal), {
-        expectedBytes: piece.length,
-        chunkBytes: piece.length,
-        signal,
-        buffer,
-      });
-      try {
-        return await reader.next();
-      } finally {
-        await reader.close();
-      }
-    },
-    {
-      maxAttempts: Math.min(3, tuning.maxAttempts),
-      baseMs: tuning.backoffBaseMs,
-      capMs: tuning.backoffCapMs,
-      signal,
-      classify: (error) => ({ retry: !signal.aborted && isRetryableRead(error) }),
-    },
-  );
 }
 
 /**
@@ -484,7 +584,7 @@ async function uploadConcurrentSession(
   commit: CommitArgs,
   plan: { pieces: readonly SessionPiece[]; last: SessionPiece },
 ): Promise<DropboxFile> {
-  const { api, tuning, buffers } = context;
+  const { api, tuning } = context;
   const { size } = request;
   const sessionId = await api.startSession({
     data: EMPTY,
@@ -496,29 +596,32 @@ async function uploadConcurrentSession(
   const digests: Uint8Array[] = new Array(Math.ceil(size / CONTENT_HASH_BLOCK_BYTES));
   const controller = new AbortController();
   const signal = anySignal([request.signal, controller.signal]) ?? controller.signal;
+  const options = pieceOptions(tuning, signal);
+  const prepare: Prepare = (piece) => prepareRangePiece(openRange, piece, options);
 
-  /** Sends a piece that is in `data` (a pooled buffer), then gives the buffer back. */
-  const appendPiece = async (piece: SessionPiece, data: Uint8Array, close: boolean): Promise<void> => {
-    const blocks = digestBlocks(data);
+  /** Sends a prepared piece, then records its block digests. */
+  const appendPiece = async (piece: PreparedPiece, close: boolean): Promise<void> => {
     try {
-      await api.appendSession({
-        sessionId,
-        offset: piece.offset,
-        data,
-        contentHash: combineBlockDigests(blocks),
-        close,
-        signal,
-      });
+      await sendReading(tuning, signal, () =>
+        api.appendSession({
+          sessionId,
+          offset: piece.offset,
+          data: piece.body(),
+          contentHash: piece.contentHash,
+          close,
+          signal,
+        }),
+      );
     } catch (error) {
       if (!isAlreadyAppended(error, close)) throw error;
     }
     const first = piece.offset / CONTENT_HASH_BLOCK_BYTES;
-    blocks.forEach((digest, index) => {
+    piece.digests.forEach((digest, index) => {
       digests[first + index] = digest;
     });
   };
 
-  const progress: { next: number; failure?: { readonly error: unknown } } = { next: 0 };
+  const progress: { failure?: { readonly error: unknown } } = {};
   const fail = (error: unknown): void => {
     // The first failure stops the others; theirs are only the consequence of this abort.
     if (progress.failure !== undefined) return;
@@ -526,41 +629,46 @@ async function uploadConcurrentSession(
     controller.abort(error);
   };
   const sending = new Set<Promise<void>>();
-  // One reader fills each free buffer in turn and hands it to its send, which runs while the next buffer is read:
-  // at most `chunksInFlight` pieces are held (and sent) at once. A single ranged read at a time was the faster
-  // choice on both a fast and a capped link (BENCHMARKS.md): parallel reads only slowed each other down, and a
-  // buffer freed by a send is refilled sooner when the reads do not share the source.
-  const reader = async (): Promise<void> => {
-    while (progress.failure === undefined && progress.next < plan.pieces.length) {
-      const piece = plan.pieces[progress.next] as SessionPiece;
-      progress.next += 1;
-      let buffer: Buffer | undefined;
+  let closing: HeldPiece | undefined;
+  try {
+    // One reader hashes the pieces in order, one ranged read at a time, and hands each to a send of its own as soon
+    // as a sending slot is free; it reads ahead by the `prepared` slots (one more than the sends), so a freed slot's
+    // next send starts at once. A single read at a time was the faster choice on both a fast and a capped link
+    // (BENCHMARKS.md): parallel reads only slowed each other down.
+    for (const piece of plan.pieces) {
+      if (progress.failure !== undefined) break;
+      let held: HeldPiece | undefined;
       try {
-        buffer = await buffers.acquire(signal);
-        const data = await readPiece(openRange, piece, buffer, tuning, signal);
-        const held = buffer;
-        buffer = undefined;
-        const send = appendPiece(piece, data, false)
+        held = await holdPiece(context, prepare, piece, signal);
+        const releaseSending = await context.slots.sending.acquire(signal);
+        const mine = held;
+        const send = appendPiece(mine.piece, false)
           .catch(fail)
-          .finally(() => {
-            buffers.release(held);
+          .finally(async () => {
+            releaseSending();
+            await mine.release();
             sending.delete(send);
           });
         sending.add(send);
       } catch (error) {
-        if (buffer !== undefined) buffers.release(buffer);
+        await held?.release();
         fail(error);
       }
     }
-  };
-  await reader();
-  while (sending.size > 0) await Promise.all([...sending]);
-  if (progress.failure !== undefined) throw progress.failure.error;
-  const buffer = await buffers.acquire(signal);
-  try {
-    await appendPiece(plan.last, await readPiece(openRange, plan.last, buffer, tuning, signal), true);
+    // The closing piece is hashed while the others are still on their way, and sent once they all arrived.
+    if (progress.failure === undefined) {
+      try {
+        closing = await holdPiece(context, prepare, plan.last, signal);
+      } catch (error) {
+        fail(error);
+      }
+    }
+    while (sending.size > 0) await Promise.all([...sending]);
+    if (progress.failure !== undefined) throw progress.failure.error;
+    const last = closing as HeldPiece;
+    await inSendingSlot(context, signal, () => appendPiece(last.piece, true));
   } finally {
-    buffers.release(buffer);
+    await closing?.release();
   }
 
   const localHash = combineBlockDigests(digests);

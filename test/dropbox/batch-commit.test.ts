@@ -19,6 +19,7 @@ import {
   readExported,
   referenceContentHash,
   startEmulator,
+  transport,
 } from './helpers.ts';
 
 let fixture: EmulatorFixture;
@@ -163,7 +164,7 @@ describe('DropboxClient.upload in a commit group', () => {
     // Prepare
     let dropped = 0;
     const losingFetch: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
+      const response = await transport(input, init);
       if (String(input).endsWith('/upload_session/finish_batch_v2') && dropped === 0) {
         dropped += 1;
         await response.arrayBuffer();

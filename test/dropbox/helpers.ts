@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Dropbox, DropboxAuth } from 'dropbox';
 import { DropboxClient, type DropboxClientOptions } from '../../lib/dropbox/client.ts';
+import { createHttpTransport } from '../../lib/dropbox/http-transport.ts';
 import {
   type DropboxEmulator,
   type DropboxEmulatorOptions,
@@ -59,6 +60,12 @@ export async function startEmulator(options: Partial<DropboxEmulatorOptions> = {
 
 /** Fast test tuning: short backoffs, enough tries for heavy fault rates. */
 export const FAST_RETRIES = { maxAttempts: 8, backoffBaseMs: 2, backoffCapMs: 20 } as const;
+
+/**
+ * The client's own transport, for tests that wrap it (a lost answer, a count of calls): streamed pieces are bodies
+ * only it sends, Node's fetch does not.
+ */
+export const transport: typeof fetch = createHttpTransport();
 
 /** A lib/dropbox client for the emulator's test app. */
 export function clientFor(

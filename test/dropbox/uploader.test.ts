@@ -19,6 +19,7 @@ import {
   readExported,
   referenceContentHash,
   startEmulator,
+  transport,
 } from './helpers.ts';
 
 let fixture: EmulatorFixture;
@@ -347,7 +348,7 @@ describe('DropboxClient.upload under faults', () => {
     const data = bytes(5 * MIB);
     let dropped = 0;
     const losingFetch: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
+      const response = await transport(input, init);
       if (String(input).endsWith('/upload_session/append_v2') && dropped === 0) {
         dropped += 1;
         await response.arrayBuffer();
@@ -378,7 +379,7 @@ describe('DropboxClient.upload under faults', () => {
     const data = bytes(3 * MIB);
     let dropped = 0;
     const losingFetch: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
+      const response = await transport(input, init);
       if (String(input).endsWith('/upload_session/finish') && dropped === 0) {
         dropped += 1;
         await response.arrayBuffer();
@@ -406,7 +407,7 @@ describe('DropboxClient.upload under faults', () => {
     const data = bytes(1000);
     let dropped = 0;
     const losingFetch: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
+      const response = await transport(input, init);
       if (String(input).endsWith('/files/upload') && dropped === 0) {
         dropped += 1;
         await response.arrayBuffer();
@@ -430,7 +431,7 @@ describe('DropboxClient.upload under faults', () => {
   it('fails with dropbox-hash-mismatch when Dropbox reports another content hash than the one sent', async () => {
     // Prepare
     const tampering: typeof fetch = async (input, init) => {
-      const response = await fetch(input, init);
+      const response = await transport(input, init);
       if (!String(input).endsWith('/files/upload') || !response.ok) return response;
       const body = (await response.json()) as Record<string, unknown>;
       return Response.json({ ...body, content_hash: '0'.repeat(64) });

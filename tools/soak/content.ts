@@ -48,6 +48,26 @@ export function generatedBody(size: number, seed: number): Readable {
   return Readable.from(generatePieces(size, seed), { objectMode: false });
 }
 
+/**
+ * Bytes `start` to `end` (inclusive, as an HTTP `Range`) of the generated file, as a stream: what a ranged
+ * `GetObject` of it would serve. Only the pieces the range touches are generated.
+ */
+export function generatedRange(size: number, seed: number, start: number, end: number): Readable {
+  if (!(0 <= start && start <= end && end < size))
+    throw new RangeError(`bad range ${start}-${end} of ${size}`);
+  function* pieces(): Generator<Buffer> {
+    const pattern = patternFor(seed);
+    for (let index = Math.floor(start / PIECE_BYTES); index * PIECE_BYTES <= end; index += 1) {
+      const pieceStart = index * PIECE_BYTES;
+      const length = Math.min(PIECE_BYTES, size - pieceStart);
+      const piece = Buffer.from(pattern.subarray(0, length));
+      if (length >= 8) piece.writeBigUInt64LE(BigInt(index), 0);
+      yield piece.subarray(Math.max(0, start - pieceStart), Math.min(length, end + 1 - pieceStart));
+    }
+  }
+  return Readable.from(pieces(), { objectMode: false });
+}
+
 /** The generated file as one buffer: only for small files. */
 export function generatedBytes(size: number, seed: number): Buffer {
   return Buffer.concat([...generatePieces(size, seed)]);

@@ -25,6 +25,7 @@ const emulator = await startDropboxEmulator({
   team: options.team ?? false,
   faults: options.faults,
   requestLogLimit: 1_000_000,
+  keepBytes: options.keepBytes ?? true,
 });
 let faults: FaultOptions = options.faults ?? {};
 let poisonRefusals = 0;
@@ -144,6 +145,9 @@ process.on('message', (message: ToChild) => {
       break;
     case 'stats':
       send({ type: 'stats', id: message.id, stats: stats() });
+      break;
+    case 'log':
+      send({ type: 'log', id: message.id, entries: emulator.requestLog.slice(message.from) });
       break;
     case 'close':
       close().then(

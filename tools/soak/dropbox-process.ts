@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { FaultOptions } from '../emulators/dropbox/server.ts';
+import type { FaultOptions, RequestLogEntry } from '../emulators/dropbox/server.ts';
 
 /** Options of {@link startDropboxProcess}. */
 export interface ChildOptions {
@@ -19,6 +19,8 @@ export interface ChildOptions {
    * a record for such a path fails transiently on every receive (the soak's poison messages).
    */
   readonly poisonMarker?: string;
+  /** Keep the bytes of uploaded files (`false`: the emulator's hash-only store, for throughput). @default true */
+  readonly keepBytes?: boolean;
 }
 
 /** What the emulator served so far. */
@@ -37,13 +39,15 @@ export interface DropboxStats {
 export type ToChild =
   | { readonly type: 'set-faults'; readonly id: number; readonly faults: FaultOptions }
   | { readonly type: 'stats'; readonly id: number }
+  | { readonly type: 'log'; readonly id: number; readonly from: number }
   | { readonly type: 'close'; readonly id: number };
 
 /** Messages from the child. */
 export type FromChild =
   | { readonly type: 'ready'; readonly url: string }
   | { readonly type: 'done'; readonly id: number }
-  | { readonly type: 'stats'; readonly id: number; readonly stats: DropboxStats };
+  | { readonly type: 'stats'; readonly id: number; readonly stats: DropboxStats }
+  | { readonly type: 'log'; readonly id: number; readonly entries: readonly RequestLogEntry[] };
 
 /** A running emulator process. */
 export interface DropboxProcess {
@@ -53,6 +57,8 @@ export interface DropboxProcess {
   readonly pid: number | undefined;
   setFaults(faults: FaultOptions): Promise<void>;
   stats(): Promise<DropboxStats>;
+  /** The emulator's request log from entry `from` on (0: all of it). */
+  requestLog(from?: number): Promise<readonly RequestLogEntry[]>;
   close(): Promise<void>;
 }
 
@@ -101,6 +107,11 @@ export async function startDropboxProcess(options: ChildOptions): Promise<Dropbo
       const answer = await ask({ type: 'stats', id: nextId++ });
       if (answer.type !== 'stats') throw new Error('the Dropbox emulator process answered without stats');
       return answer.stats;
+    },
+    async requestLog(from = 0) {
+      const answer = await ask({ type: 'log', id: nextId++, from });
+      if (answer.type !== 'log') throw new Error('the Dropbox emulator process answered without its log');
+      return answer.entries;
     },
     async close() {
       if (exited) return;

@@ -5,6 +5,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -126,6 +127,11 @@ export function sendReply(res: ServerResponse, reply: HttpReply): void {
 
 /** How a request body is received. */
 export interface ReceiveOptions {
+  /**
+   * Store the bytes (`false`: the body is hashed as it arrives, and its file is left empty; see the emulator's
+   * `keepBytes`). @default true
+   */
+  readonly keepBytes?: boolean | undefined;
   /** Bytes per second; `undefined` for no cap. */
   readonly bandwidthBytesPerSec?: number | undefined;
   /** Reset the connection once this many bytes have arrived (0: before reading any). */
@@ -227,7 +233,14 @@ export async function receiveUpload(
     }
     if (pendingBytes > 0) yield Buffer.concat(pending, pendingBytes);
   }
-  await pipeline(accepted(), createWriteStream(file));
+  if (options.keepBytes === false) {
+    for await (const _ of accepted()) {
+      // Hashed on the way; nothing kept.
+    }
+    await writeFile(file, '');
+  } else {
+    await pipeline(accepted(), createWriteStream(file));
+  }
   if (size > limit) return { file, size, contentHash: undefined, blockDigests: undefined };
   return { file, size, contentHash: hasher.digest(), blockDigests: hasher.blockDigests() };
 }

@@ -55,6 +55,13 @@ export interface DropboxEmulatorOptions {
   listFolderPageSize?: number;
   /** Entries kept in {@link DropboxEmulator.requestLog} (oldest dropped first). @default 100000 */
   requestLogLimit?: number;
+  /**
+   * Keep the bytes of uploaded files. `false` is a store mode for throughput benchmarks: every body is still received
+   * and hashed (each call's `content_hash` is checked, and a committed file's hash comes from its pieces' block
+   * digests), but nothing is written to disk, so committed files have their metadata only. Sessions whose pieces do
+   * not start on 4 MiB blocks cannot be finished in this mode. @default true
+   */
+  keepBytes?: boolean;
 }
 
 /** One request, as the emulator saw it. */
@@ -75,6 +82,8 @@ export interface RequestLogEntry {
   fault: FaultDecision['kind'] | 'write-lock' | undefined;
   /** Dropbox's `error_summary` (or `error` of oauth2/token) of an error answer. */
   errorSummary: string | undefined;
+  /** For a call that carries data: whether its `Dropbox-API-Arg` declared a `content_hash` for it. */
+  contentHashDeclared?: boolean | undefined;
 }
 
 /** A running emulator. */
@@ -238,9 +247,11 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
     join(options.root, '.dropbox-emulator', 'grants.json'),
   );
   const faults = new FaultInjector(options.faults ?? {});
+  const keepBytes = options.keepBytes ?? true;
   const sessions = new UploadSessions(
     store.sessionsDir,
     options.uploadSessionLifetimeMs ?? 7 * 24 * 3600 * 1000,
+    keepBytes,
   );
   const locks = new WriteLocks();
   const pageSize = options.listFolderPageSize ?? 500;
@@ -670,7 +681,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
     }
     const decision = faults.decide(route);
     if (decision.kind !== 'none') log.fault = decision.kind;
-    const options = { ...receive, resetAfterBytes: resetPoint(req, decision) };
+    const options = { ...receive, keepBytes, resetAfterBytes: resetPoint(req, decision) };
     let upload: ReceivedUpload | undefined;
     let body: Buffer | undefined;
     const scratch = spec.style === 'upload' ? store.tempFile() : undefined;
@@ -702,6 +713,7 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
         if (!isRecord(parsed))
           throw createBadRequest(route, 'HTTP header "Dropbox-API-Arg": expected a JSON object');
         arg = parsed;
+        if (log.bytesIn > 0) log.contentHashDeclared = typeof parsed.content_hash === 'string';
       } else if (body !== undefined && body.byteLength > 0) {
         const text = body.toString('utf8');
         if (text.trim() !== 'null') {

@@ -52,9 +52,13 @@ export class UploadSessions {
   readonly #sessions = new Map<string, UploadSession>();
   readonly #finished = new Set<string>();
 
-  constructor(dir: string, lifetimeMs: number) {
+  readonly #keepBytes: boolean;
+
+  /** `keepBytes: false`: pieces are received hashed but empty, and only sessions whose block digests are known finish. */
+  constructor(dir: string, lifetimeMs: number, keepBytes = true) {
     this.#dir = dir;
     this.#lifetimeMs = lifetimeMs;
+    this.#keepBytes = keepBytes;
   }
 
   /** Starts a session. */
@@ -159,6 +163,11 @@ export class UploadSessions {
         piece.offset % CONCURRENT_ALIGNMENT === 0 &&
         (index === pieces.length - 1 || piece.length % CONCURRENT_ALIGNMENT === 0),
     );
+    if (!known && !this.#keepBytes) {
+      throw new Error(
+        'the emulator keeps no bytes (keepBytes: false): it can finish only sessions whose pieces start on 4 MiB blocks',
+      );
+    }
     const hasher = known ? undefined : new BlockHasher();
     async function* concatenated(): AsyncGenerator<Buffer> {
       for (const piece of pieces) {
