@@ -86,9 +86,10 @@ export interface SyncDeploymentProps {
    */
   readonly settingsCacheTtlSeconds?: number;
   /**
-   * Size of one Dropbox upload-session chunk in MiB: a multiple of 4, at most 140. 64 keeps a 1 GiB file at 20
-   * upload calls (BENCHMARKS.md); each chunk in flight is held in memory once.
-   * @default 64
+   * Size of one Dropbox upload-session chunk in MiB: a multiple of 4, at most 140 (Dropbox's 150 MB per request).
+   * 140 sends a 1 GiB file in 10 upload calls (BENCHMARKS.md). A chunk is hashed before it is sent but never held in
+   * memory: it waits in the function's ephemeral storage (`uploadPieceStore: 'spool'`) or is read from S3 again.
+   * @default 140
    */
   readonly uploadChunkMiB?: number;
   /**
@@ -96,6 +97,13 @@ export interface SyncDeploymentProps {
    * @default 4
    */
   readonly uploadChunksInFlight?: number;
+  /**
+   * Where a chunk waits between its hashing and its call: `spool`, a file in `/tmp` (the function gets ephemeral
+   * storage for `uploadChunksInFlight + 1` chunks); `reread`, nowhere: the call reads the range from S3 again, which
+   * costs more CPU (BENCHMARKS.md) but no storage.
+   * @default 'spool'
+   */
+  readonly uploadPieceStore?: 'spool' | 'reread';
   /**
    * Days the function's logs are kept: one of CloudWatch Logs' retention values.
    * @default 30
@@ -140,6 +148,9 @@ export interface SyncDeploymentSettings {
   readonly settingsCacheTtlSeconds: number;
   readonly uploadChunkMiB: number;
   readonly uploadChunksInFlight: number;
+  readonly uploadPieceStore: 'spool' | 'reread';
+  /** The function's ephemeral storage (`/tmp`), in MiB: room for the spooled chunks, else Lambda's 512. */
+  readonly ephemeralStorageMiB: number;
   readonly logRetentionDays: number;
   readonly oldestMessageAgeAlarmSeconds: number;
   /** The receipts bus (a name or ARN), or `undefined` when receipts are off. */
@@ -171,15 +182,37 @@ export const DEPLOYMENT_DEFAULTS = {
   batchSize: 10,
   maxBatchingWindowSeconds: 0,
   settingsCacheTtlSeconds: 60,
-  uploadChunkMiB: 64,
+  uploadChunkMiB: 140,
   uploadChunksInFlight: 4,
+  uploadPieceStore: 'spool',
   logRetentionDays: 30,
   oldestMessageAgeAlarmSeconds: 900,
   receiptsEventBus: 'default',
 } as const;
 
-/** Memory the runtime, the SDKs and one batch's bookkeeping need besides the upload buffers, in MB. */
+/**
+ * Memory the function needs whatever the chunk size, in MB: Node, the bundle, the SDKs and a large upload's streams
+ * peak under 200 MiB (BENCHMARKS.md), since chunks are never held in memory.
+ */
 export const RUNTIME_HEADROOM_MB = 256;
+/** Lambda's ephemeral storage included in the price, and its maximum, in MiB. */
+const EPHEMERAL_STORAGE_INCLUDED_MIB = 512;
+const EPHEMERAL_STORAGE_MAX_MIB = 10_240;
+
+/**
+ * The ephemeral storage a deployment needs: with `spool`, room for the chunks hashed ahead and in flight
+ * (`uploadChunksInFlight + 1` of them, lib/dropbox/pieces.ts) and 256 MiB besides, rounded up to 512 MiB; else the
+ * included 512 MiB.
+ */
+export function ephemeralStorageFor(
+  store: 'spool' | 'reread',
+  chunkMiB: number,
+  chunksInFlight: number,
+): number {
+  if (store !== 'spool') return EPHEMERAL_STORAGE_INCLUDED_MIB;
+  const needed = (chunksInFlight + 1) * chunkMiB + 256;
+  return Math.max(EPHEMERAL_STORAGE_INCLUDED_MIB, Math.ceil(needed / 512) * 512);
+}
 
 // The values CloudWatch Logs accepts for a log group's retention.
 const LOG_RETENTION_DAYS = [
@@ -346,10 +379,19 @@ export function resolveDeploymentSettings(props: SyncDeploymentProps = {}): Sync
   if (!inFlightValid) {
     problems.push(`uploadChunksInFlight must be a whole number from 1 to 16, got ${uploadChunksInFlight}`);
   }
-  const bufferMb = uploadChunkMiB * uploadChunksInFlight;
-  if (memoryValid && chunkValid && inFlightValid && memorySize < bufferMb + RUNTIME_HEADROOM_MB) {
+  if (memoryValid && memorySize < RUNTIME_HEADROOM_MB) {
     problems.push(
-      `memorySize ${memorySize} is too small for uploadChunkMiB × uploadChunksInFlight = ${bufferMb} MiB of upload buffers: give it at least ${bufferMb + RUNTIME_HEADROOM_MB}`,
+      `memorySize ${memorySize} is too small: the function peaks near 200 MiB with a large file; give it at least ${RUNTIME_HEADROOM_MB}`,
+    );
+  }
+  const uploadPieceStore = props.uploadPieceStore ?? d.uploadPieceStore;
+  if (uploadPieceStore !== 'spool' && uploadPieceStore !== 'reread') {
+    problems.push(`uploadPieceStore must be 'spool' or 'reread', got '${String(uploadPieceStore)}'`);
+  }
+  const ephemeralStorageMiB = ephemeralStorageFor(uploadPieceStore, uploadChunkMiB, uploadChunksInFlight);
+  if (chunkValid && inFlightValid && ephemeralStorageMiB > EPHEMERAL_STORAGE_MAX_MIB) {
+    problems.push(
+      `uploadChunkMiB × (uploadChunksInFlight + 1) = ${uploadChunkMiB * (uploadChunksInFlight + 1)} MiB of spooled chunks needs more than Lambda's ${EPHEMERAL_STORAGE_MAX_MIB} MiB of ephemeral storage`,
     );
   }
 
@@ -403,6 +445,8 @@ export function resolveDeploymentSettings(props: SyncDeploymentProps = {}): Sync
     settingsCacheTtlSeconds,
     uploadChunkMiB,
     uploadChunksInFlight,
+    uploadPieceStore,
+    ephemeralStorageMiB,
     logRetentionDays,
     oldestMessageAgeAlarmSeconds,
     receiptsEventBus,

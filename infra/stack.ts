@@ -1,6 +1,15 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import {
+  ArnFormat,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Size,
+  Stack,
+  type StackProps,
+  Tags,
+} from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -148,6 +157,8 @@ export class TicketDropboxSyncStack extends Stack {
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: settings.memorySize,
+      // Large files' chunks wait here between their hashing and their upload call, never in memory.
+      ephemeralStorageSize: Size.mebibytes(settings.ephemeralStorageMiB),
       timeout: Duration.seconds(settings.timeoutSeconds),
       role,
       logGroup,
@@ -160,6 +171,7 @@ export class TicketDropboxSyncStack extends Stack {
         LEDGER_TABLE: this.exportLedger.table.tableName,
         UPLOAD_CHUNK_MIB: String(settings.uploadChunkMiB),
         UPLOAD_CHUNKS_IN_FLIGHT: String(settings.uploadChunksInFlight),
+        UPLOAD_PIECE_STORE: settings.uploadPieceStore,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',

@@ -2,7 +2,8 @@
  * SQS message bodies carrying S3 event notifications (AWS's documented structure, eventVersion 2.x) turned into
  * the object events the sync acts on. The one place S3 keys are URL-decoded.
  */
-import { z } from 'zod';
+// zod's tree-shakable API: the classic one pulls every locale into the function's bundle (lib/settings.ts).
+import * as z from 'zod/mini';
 import { SyncError } from './errors.ts';
 import type { Reason } from './rules.ts';
 
@@ -54,17 +55,18 @@ export function decodeS3Key(encoded: string): string {
   return decodeURIComponent(encoded.replaceAll('+', ' '));
 }
 
-const optionalText = z.string().nullish();
+const optionalText = z.nullish(z.string());
+const nonEmpty = () => z.string().check(z.minLength(1));
 
 const recordSchema = z.object({
-  eventName: z.string().min(1),
+  eventName: nonEmpty(),
   eventTime: z.string(),
   s3: z.object({
-    bucket: z.object({ name: z.string().min(1) }),
+    bucket: z.object({ name: nonEmpty() }),
     object: z.object({
       key: z.string(),
       // The documentation's example shows the size as a string placeholder; real notifications send a number.
-      size: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]).nullish(),
+      size: z.nullish(z.union([z.number(), z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform(Number))])),
       eTag: optionalText,
       // `null` in the documentation's example when the bucket is not versioned.
       versionId: optionalText,
@@ -87,14 +89,33 @@ function isKeptEvent(eventName: string): boolean {
   return eventName.startsWith('ObjectCreated:') || eventName === 'ObjectTagging:Put';
 }
 
-function describeIssue(index: number, error: z.ZodError): string {
+/** What was wrong with a field, in words (zod/mini carries no locale, so its own messages are generic). */
+function explainIssue(issue: z.core.$ZodIssue | undefined): string {
+  if (issue === undefined) return 'invalid';
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined
+        ? `missing (expected ${issue.expected})`
+        : `expected ${issue.expected}`;
+    case 'too_small':
+      return 'must not be empty';
+    case 'invalid_format':
+      return 'not in the expected format';
+    case 'invalid_union':
+      return 'expected a number or a string of digits';
+    default:
+      return issue.message;
+  }
+}
+
+function describeIssue(index: number, error: z.core.$ZodError): string {
   const issue = error.issues[0];
   const path = ['Records', index, ...(issue?.path ?? [])]
     .map((part, position) =>
       typeof part === 'number' ? `[${part}]` : `${position === 0 ? '' : '.'}${String(part)}`,
     )
     .join('');
-  return `${path}: ${issue?.message ?? 'invalid'}`;
+  return `${path}: ${explainIssue(issue)}`;
 }
 
 function stripQuotes(eTag: string): string {

@@ -2,10 +2,13 @@
  * The integration settings stored in SSM Parameter Store under `/ticket-dropbox-sync/<instance>/`.
  *
  * One zod schema per group (the rule settings, the Dropbox credentials) is the single source of truth for the
- * parameter names, their allowed values and their defaults; {@link SETTING_DEFINITIONS} is derived from it.
+ * parameter names, their allowed values and their defaults; {@link SETTING_DEFINITIONS} is derived from it, and the
+ * function, the CLI and the local stack all read it. Written with `zod/mini`, zod's tree-shakable API: the classic
+ * API pulls every locale into the function's bundle (264 KB, about 50 ms of its cold start; BENCHMARKS.md). Every
+ * message is the project's own, so no locale is needed.
  * The rule settings are a schema of their own so that the rules can be evaluated without any secret.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   FILE_NAME_TOKENS,
   isRefusedName,
@@ -105,16 +108,17 @@ function defineEnum<const Values extends readonly [string, ...string[]]>(
   defaultValue: Values[number],
   description: string,
 ) {
-  const schema = z.preprocess(
-    normaliseEnumInput,
-    z
-      .enum(values, {
+  const schema = z.pipe(
+    z.transform(normaliseEnumInput),
+    z._default(
+      z.enum(values, {
         error: (issue) =>
           typeof issue.input === 'string'
             ? `${name} must be one of ${values.join(', ')} (got ${showValue(issue.input)}).`
             : `${name} must be a string, one of ${values.join(', ')}.`,
-      })
-      .default(defaultValue),
+      }),
+      defaultValue,
+    ),
   );
   settingRegistry.add(schema, { secret: false, default: defaultValue, allowed: values, description });
   return schema;
@@ -143,14 +147,20 @@ function findBaseFolderProblem(value: string): string | null {
 }
 
 const BASE_FOLDER_DEFAULT = '/Ticket Files';
-const baseFolderSchema = z
-  .string({ error: 'base-folder must be a string, a Dropbox path such as /Ticket Files.' })
-  .default(BASE_FOLDER_DEFAULT)
-  .superRefine((value, context) => {
-    const problem = findBaseFolderProblem(value);
-    if (problem !== null) context.addIssue({ code: 'custom', message: problem });
-  })
-  .transform(normaliseBaseFolder);
+const baseFolderSchema = z.pipe(
+  z
+    ._default(
+      z.string({ error: 'base-folder must be a string, a Dropbox path such as /Ticket Files.' }),
+      BASE_FOLDER_DEFAULT,
+    )
+    .check(
+      z.superRefine((value: string, context) => {
+        const problem = findBaseFolderProblem(value);
+        if (problem !== null) context.addIssue({ code: 'custom', message: problem });
+      }),
+    ),
+  z.transform(normaliseBaseFolder),
+);
 settingRegistry.add(baseFolderSchema, {
   secret: false,
   default: BASE_FOLDER_DEFAULT,
@@ -161,12 +171,16 @@ settingRegistry.add(baseFolderSchema, {
 const KNOWN_TOKENS_TEXT = FILE_NAME_TOKENS.map((token) => `{${token}}`).join(', ');
 const TEMPLATE_DEFAULT = '{fileName}';
 const templateSchema = z
-  .string({ error: `file-name-template must be a string using the tokens ${KNOWN_TOKENS_TEXT}.` })
-  .default(TEMPLATE_DEFAULT)
-  .superRefine((value, context) => {
-    const problem = findTemplateProblem(value);
-    if (problem !== null) context.addIssue({ code: 'custom', message: problem });
-  });
+  ._default(
+    z.string({ error: `file-name-template must be a string using the tokens ${KNOWN_TOKENS_TEXT}.` }),
+    TEMPLATE_DEFAULT,
+  )
+  .check(
+    z.superRefine((value: string, context) => {
+      const problem = findTemplateProblem(value);
+      if (problem !== null) context.addIssue({ code: 'custom', message: problem });
+    }),
+  );
 settingRegistry.add(templateSchema, {
   secret: false,
   default: TEMPLATE_DEFAULT,
@@ -210,10 +224,8 @@ const ruleShape = {
 } as const;
 
 function defineCredential(name: string, secret: boolean, description: string) {
-  const schema = z
-    .string({ error: `${name} must be a string.` })
-    .optional()
-    .superRefine((value, context) => {
+  const schema = z.optional(z.string({ error: `${name} must be a string.` })).check(
+    z.superRefine((value: string | undefined, context) => {
       if (value === undefined) return;
       if (value === '') {
         context.addIssue({ code: 'custom', message: `${name} is set but empty; run connect again.` });
@@ -223,7 +235,8 @@ function defineCredential(name: string, secret: boolean, description: string) {
           message: `${name} holds whitespace or control characters; it is used exactly as stored, so store it again without them.`,
         });
       }
-    });
+    }),
+  );
   settingRegistry.add(schema, { secret, description });
   return schema;
 }
@@ -249,23 +262,26 @@ const credentialShape = {
 } as const;
 
 /** The rule settings schema: flat parameter map in, {@link RuleSettings} out. */
-export const ruleSettingsSchema = z.object(ruleShape).transform(
-  (raw): RuleSettings => ({
-    exportByStatus: raw['export-by-status'],
-    exportToSingleFolder: raw['export-to-single-folder'] === 'yes',
-    baseFolder: raw['base-folder'],
-    fileNameTemplate: raw['file-name-template'],
-    onConflict: raw['on-conflict'],
-  }),
+export const ruleSettingsSchema = z.pipe(
+  z.object(ruleShape),
+  z.transform(
+    (raw): RuleSettings => ({
+      exportByStatus: raw['export-by-status'],
+      exportToSingleFolder: raw['export-to-single-folder'] === 'yes',
+      baseFolder: raw['base-folder'],
+      fileNameTemplate: raw['file-name-template'],
+      onConflict: raw['on-conflict'],
+    }),
+  ),
 );
 
 /** The Dropbox credentials schema (without the app-key/refresh-token pairing, checked by {@link parseSettings}). */
 export const dropboxCredentialsSchema = z.object(credentialShape);
 
-const allShapes: Readonly<Record<string, z.ZodType>> = { ...ruleShape, ...credentialShape };
+const allShapes: Readonly<Record<string, z.ZodMiniType>> = { ...ruleShape, ...credentialShape };
 
 function defineAll(
-  shape: Readonly<Record<string, z.ZodType>>,
+  shape: Readonly<Record<string, z.ZodMiniType>>,
   group: 'rules' | 'dropbox',
 ): SettingDefinition[] {
   return Object.entries(shape).map(([name, schema]) => {
@@ -291,7 +307,7 @@ export const RULE_SETTING_NAMES: readonly string[] = Object.keys(ruleShape);
 /** The names of the Dropbox credential parameters. */
 export const DROPBOX_SETTING_NAMES: readonly string[] = Object.keys(credentialShape);
 
-function problemsOf(error: z.ZodError): SettingProblem[] {
+function problemsOf(error: z.core.$ZodError): SettingProblem[] {
   const problems = new Map<string, SettingProblem>();
   for (const issue of error.issues) {
     const parameter = String(issue.path[0] ?? '');

@@ -43,11 +43,23 @@ describe('resolveDeploymentSettings', () => {
       settingsCacheTtlSeconds: 60,
       uploadChunkMiB: DEPLOYMENT_DEFAULTS.uploadChunkMiB,
       uploadChunksInFlight: DEPLOYMENT_DEFAULTS.uploadChunksInFlight,
+      uploadPieceStore: 'spool',
+      ephemeralStorageMiB: 1024,
       logRetentionDays: 30,
       oldestMessageAgeAlarmSeconds: 900,
       receiptsEventBus: 'default',
       ledgerReaderRoleArn: undefined,
     });
+  });
+
+  it('gives the function ephemeral storage for the spooled chunks, and none beyond the included 512 MiB otherwise', () => {
+    // Act
+    const wide = resolveDeploymentSettings({ uploadChunksInFlight: 16 });
+    const reread = resolveDeploymentSettings({ uploadPieceStore: 'reread' });
+
+    // Assess: (16 + 1) × 140 MiB + 256 MiB, rounded up to 512 MiB
+    expect(wide.ephemeralStorageMiB).toBe(3072);
+    expect(reread.ephemeralStorageMiB).toBe(512);
   });
 
   it('derives the visibility timeout as 6 × the function timeout when only the timeout is given', () => {
@@ -134,9 +146,10 @@ describe('resolveDeploymentSettings', () => {
       "uploadChunkMiB must be a multiple of 4 from 4 to 140 (Dropbox's chunk rules), got 10",
     ],
     [
-      { memorySize: 256, uploadChunkMiB: 16, uploadChunksInFlight: 4 },
-      'memorySize 256 is too small for uploadChunkMiB × uploadChunksInFlight = 64 MiB of upload buffers: give it at least 320',
+      { memorySize: 192 },
+      'memorySize 192 is too small: the function peaks near 200 MiB with a large file; give it at least 256',
     ],
+    [{ uploadPieceStore: 'memory' as 'spool' }, "uploadPieceStore must be 'spool' or 'reread', got 'memory'"],
     [
       { serverAccessLogs: false, accessLogsExpirationDays: 30 },
       'accessLogsExpirationDays needs serverAccessLogs: there are no access logs to expire',

@@ -198,6 +198,8 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
       Architectures: ['arm64'],
       Handler: 'index.handler',
       MemorySize: 1024,
+      // Room for the spooled chunks: (4 in flight + 1 ahead) × 140 MiB, and 256 MiB besides, rounded up.
+      EphemeralStorage: { Size: 1024 },
       LoggingConfig: { LogGroup: { Ref: Match.anyValue() } },
       Environment: {
         Variables: {
@@ -206,8 +208,9 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
           SETTINGS_CACHE_TTL_SECONDS: '60',
           KEY_PREFIX: 'tickets/',
           QUEUE_URL: { Ref: logicalIdOf(synth.stack.queue) },
-          UPLOAD_CHUNK_MIB: '64',
+          UPLOAD_CHUNK_MIB: '140',
           UPLOAD_CHUNKS_IN_FLIGHT: '4',
+          UPLOAD_PIECE_STORE: 'spool',
           POWERTOOLS_SERVICE_NAME: 'ticket-dropbox-sync',
           POWERTOOLS_METRICS_NAMESPACE: 'TicketDropboxSync',
           NODE_OPTIONS: '--enable-source-maps',

@@ -13,7 +13,7 @@ const PURE_MODULES = [
   'dropbox-path.ts',
   's3-event.ts',
 ];
-const ALLOWED_PACKAGES = new Set(['zod']);
+const ALLOWED_PACKAGES = new Set(['zod/mini']);
 const IMPORT_SPECIFIER =
   /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
@@ -64,7 +64,7 @@ describe('the pure domain modules', () => {
     ]);
   });
 
-  test('import no AWS, Dropbox or other package but zod and Node built-ins, directly or through lib/', async () => {
+  test('import no AWS, Dropbox or other package but zod/mini and Node built-ins, directly or through lib/', async () => {
     // Act
     const imports = await collectImports(PURE_MODULES);
 
