@@ -483,6 +483,42 @@ describe('the export ledger, in the default settings', () => {
   });
 });
 
+describe('what the ledger costs', () => {
+  it('takes three writes for a first export, two for a redelivery, two and a read for a new version', async () => {
+    // Prepare
+    const key = 'tickets/9001/Proof.pdf';
+    const calls = () => harness.stack.ledger.calls.map((call) => call.action);
+    const dropboxRoutes = () => harness.stack.dropbox?.requestLog.map((entry) => entry.route) ?? [];
+    const step = async (act: () => Promise<void>) => {
+      const [ledgerBefore, dropboxBefore] = [calls().length, dropboxRoutes().length];
+      await act();
+      await harness.drain();
+      return {
+        ledger: calls().slice(ledgerBefore).sort(),
+        dropbox: dropboxRoutes()
+          .slice(dropboxBefore)
+          .filter((route) => !route.startsWith('oauth2/') && route !== 'users/get_current_account'),
+      };
+    };
+
+    // Act
+    const first = await step(() => harness.put(key, 'first export', PRINT));
+    const redelivery = await step(() => sendBackfill(key));
+    const newVersion = await step(() => harness.put(key, 'second version', PRINT));
+
+    // Assess: claim, file owner, settle; claim, settle; claim, owner check, settle
+    expect(first).toEqual({
+      ledger: ['UpdateItem', 'UpdateItem', 'UpdateItem'],
+      dropbox: ['files/get_metadata', 'files/upload'],
+    });
+    expect(redelivery).toEqual({ ledger: ['UpdateItem', 'UpdateItem'], dropbox: ['files/get_metadata'] });
+    expect(newVersion).toEqual({
+      ledger: ['GetItem', 'UpdateItem', 'UpdateItem'],
+      dropbox: ['files/get_metadata', 'files/upload'],
+    });
+  });
+});
+
 describe('two instances of the function on one object', () => {
   it('export an upload and its tag change once, beside another ticket’s file, with no second copy', async () => {
     // Prepare: another ticket's Proof.pdf at the path; the upload and a tag change seconds later

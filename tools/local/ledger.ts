@@ -3,6 +3,7 @@
  * under the stack's data folder or in memory, so the function's real DynamoDB client and adapter run against it.
  * The table is created at start when absent, with the deployed table's key schema (partition key `id`, a string).
  */
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   CreateTableCommand,
@@ -27,6 +28,8 @@ export interface LocalLedger {
   /** The value for `AWS_ENDPOINT_URL_DYNAMODB`. */
   readonly url: string;
   readonly tableName: string;
+  /** Every request served, in order: its operation (`GetItem`, `UpdateItem`, …). */
+  readonly calls: { readonly action: string }[];
   close(): Promise<void>;
 }
 
@@ -34,6 +37,12 @@ export interface LocalLedger {
 export async function startLocalLedger(options: LocalLedgerOptions): Promise<LocalLedger> {
   // Tables are ACTIVE at once (dynalite keeps a new table CREATING for 500 ms by default).
   const server = dynalite({ path: options.path, createTableMs: 0 });
+  const calls: { action: string }[] = [];
+  server.on('request', (request: IncomingMessage) => {
+    // The DynamoDB JSON protocol names the operation in X-Amz-Target: `DynamoDB_20120810.GetItem`.
+    const target = String(request.headers['x-amz-target'] ?? '');
+    calls.push({ action: target.slice(target.indexOf('.') + 1) });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, '127.0.0.1', () => {
@@ -57,7 +66,7 @@ export async function startLocalLedger(options: LocalLedgerOptions): Promise<Loc
   } finally {
     client.destroy();
   }
-  return { url, tableName: options.tableName, close };
+  return { url, tableName: options.tableName, calls, close };
 }
 
 async function ensureTable(client: DynamoDBClient, tableName: string): Promise<void> {
