@@ -1,6 +1,7 @@
 /**
- * ticket-dropbox-sync's public entry: the export rules, the settings parser and the S3 event reader, with no AWS
- * or Dropbox dependency. The CLI's `explain`, the sync function and any ticket-system UI use the same functions.
+ * ticket-dropbox-sync's public entry: the export rules, the settings parser, the S3 event reader and the export
+ * ledger's read model (`fromLedgerItem` reads a `GetItem` result of the ledger table), with no AWS or Dropbox
+ * dependency. The CLI's `explain`, the sync function and any ticket-system UI use the same functions.
  */
 export {
   buildDropboxPath,
@@ -13,6 +14,23 @@ export {
   sanitiseComponent,
 } from './dropbox-path.ts';
 export { type FailureKind, SyncError } from './errors.ts';
+export {
+  compareSequencers,
+  fileOwnershipId,
+  fromLedgerItem,
+  LEDGER_ATTRIBUTES,
+  type LedgerClaim,
+  type LedgerDropboxFile,
+  type LedgerExport,
+  type LedgerFailure,
+  type LedgerItem,
+  type LedgerObjectVersion,
+  type LedgerRecord,
+  type LedgerState,
+  type LedgerTicket,
+  ledgerId,
+  normalizeSequencer,
+} from './ledger.ts';
 export { decideExport, type ExportDecision, evaluateExport, isFinalFile, type Reason } from './rules.ts';
 export {
   decodeS3Key,

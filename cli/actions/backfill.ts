@@ -2,8 +2,8 @@
  * `backfill [--prefix P] [--since DATE] [--dry-run]`: exports files that were in the bucket before the flow
  * existed (or while it was broken). Lists the prefix page by page, applies the function's rules to each object,
  * and sends the qualifying ones to the queue as S3-shaped `ObjectCreated:Put` notifications, so the function
- * does the export exactly as for a live upload. Running it twice is harmless: the function skips a file that
- * Dropbox already holds with the same size and modified time, and writes nothing for identical content.
+ * does the export exactly as for a live upload. Running it twice is harmless: the function skips an object that its
+ * export ledger shows exported at its current version (wherever the file landed), and uploads nothing for it.
  */
 import { type _Object, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';

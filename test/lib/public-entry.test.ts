@@ -64,4 +64,29 @@ describe('the package entry point, as installed', () => {
     });
     expect(output.rules).toMatchObject({ onConflict: 'overwrite', exportByStatus: 'non-final' });
   });
+
+  test('reads an export ledger item (a GetItem result) into a typed record', async () => {
+    // Prepare
+    const script = join(workDir, 'ledger.mjs');
+    await writeFile(
+      script,
+      [
+        "import { fromLedgerItem, ledgerId } from 'ticket-dropbox-sync';",
+        "const id = ledgerId('ticket-files', 'tickets/9002/Proof.pdf');",
+        "const item = { id, bucket: 'ticket-files', key: 'tickets/9002/Proof.pdf', state: 'exported',",
+        "  exportedETag: 'e', dropboxId: 'id:a', dropboxRev: 'r', dropboxPath: '/Ticket Files/Proof (1).pdf' };",
+        'console.log(JSON.stringify(fromLedgerItem(item)));',
+      ].join('\n'),
+    );
+
+    // Act
+    const { stdout } = await run(process.execPath, [script], { cwd: workDir });
+
+    // Assess
+    expect(JSON.parse(stdout)).toMatchObject({
+      id: 's3://ticket-files/tickets/9002/Proof.pdf',
+      state: 'exported',
+      export: { eTag: 'e', file: { id: 'id:a', pathDisplay: '/Ticket Files/Proof (1).pdf' } },
+    });
+  });
 });

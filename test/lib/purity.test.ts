@@ -12,6 +12,7 @@ const PURE_MODULES = [
   'rules.ts',
   'dropbox-path.ts',
   's3-event.ts',
+  'ledger.ts',
 ];
 const ALLOWED_PACKAGES = new Set(['zod/mini']);
 const IMPORT_SPECIFIER =
