@@ -322,7 +322,10 @@ async function main(options: StartOptions): Promise<number> {
     : undefined;
   for (const file of files) {
     const expected = evaluateExport({ key: file.key, metadata: file.metadata }, settings.rules);
-    const exported = (outcomes.get(file.key) ?? []).find((outcome) => outcome.decision === 'exported');
+    // On a data folder of an earlier run, the export ledger knows the file: `already-exported` says where it is.
+    const exported = (outcomes.get(file.key) ?? []).find(
+      (outcome) => outcome.decision === 'exported' || outcome.reason.code === 'already-exported',
+    );
     if (!expected.export) {
       if (exported) problems.push(`${file.key} was exported but the rules skip it (${expected.reason.code})`);
       continue;
