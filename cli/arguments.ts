@@ -23,6 +23,26 @@ export function parseS3Url(value: string): S3Address {
   return { bucket: match[1], key: match[2] };
 }
 
+/** An object named by `--key`: a key in the deployment's bucket, or `s3://BUCKET/KEY`. */
+export interface ObjectKey {
+  /** `undefined`: the deployment's bucket. */
+  readonly bucket?: string | undefined;
+  readonly key: string;
+}
+
+/**
+ * Parses `--key`: an object key as S3 stores it (`tickets/1234/Proof.pdf`, not URL-encoded), or `s3://BUCKET/KEY`.
+ * @throws InvalidArgumentError for an empty key or one with a leading `/`
+ */
+export function parseObjectKey(value: string): ObjectKey {
+  if (value.startsWith('s3://')) return parseS3Url(value);
+  if (value === '') throw new InvalidArgumentError('expected an object key, such as tickets/1234/Proof.pdf');
+  if (value.startsWith('/')) {
+    throw new InvalidArgumentError(`S3 keys have no leading '/'; did you mean ${value.replace(/^\/+/, '')}?`);
+  }
+  return { key: value };
+}
+
 /**
  * Parses `--since`: an ISO 8601 date or date-time.
  * @throws InvalidArgumentError for anything else.

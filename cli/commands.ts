@@ -6,7 +6,15 @@ import { type Command, Option } from 'commander';
 import type { BackfillOptions } from './actions/backfill.ts';
 import type { ConnectOptions } from './actions/connect.ts';
 import type { UploadOptions } from './actions/upload.ts';
-import { parseConcurrency, parseKeyPrefix, parseS3Url, parseSinceDate, type S3Address } from './arguments.ts';
+import {
+  type ObjectKey,
+  parseConcurrency,
+  parseKeyPrefix,
+  parseObjectKey,
+  parseS3Url,
+  parseSinceDate,
+  type S3Address,
+} from './arguments.ts';
 import { type CommandContext, type ExitState, runAction } from './context.ts';
 import type { CliIo } from './io.ts';
 
@@ -129,7 +137,8 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
     .summary('send the files already in the bucket that qualify to the queue')
     .description(
       'evaluate the objects already in the bucket and send those that qualify to the queue, ' +
-        'as if they had just been uploaded; harmless to run twice',
+        'as if they had just been uploaded; objects the export ledger shows exported at their current version ' +
+        'are skipped without a Dropbox call (--verify checks them in Dropbox); harmless to run twice',
     )
     .addOption(
       new Option(
@@ -143,6 +152,10 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
       ),
     )
     .option('--dry-run', 'evaluate and report, send nothing')
+    .option(
+      '--verify',
+      'check in Dropbox (by file id) each object the ledger shows exported; send those no longer there as recorded',
+    )
     .addOption(
       new Option('--concurrency <n>', 'objects evaluated at once').argParser(parseConcurrency).default(8),
     )
@@ -222,10 +235,26 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
       ),
     );
 
-  addJsonCommand(
-    program,
-    'status',
-    'queue and dead-letter queue depth, oldest message age, paused or running, settings, Dropbox',
-    async (context, options) => (await import('./actions/status.ts')).status(context, options),
-  );
+  program
+    .command('status')
+    .summary('the flow, the queues, the settings and Dropbox; or one object with --key')
+    .description(
+      'queue and dead-letter queue depth, oldest message age, paused or running, settings, Dropbox; ' +
+        'with --key, where one object went in Dropbox (or why it did not), read from the export ledger',
+    )
+    .addOption(
+      new Option(
+        '--key <key>',
+        "one object's export status: its key in the deployment's bucket, or s3://BUCKET/KEY",
+      ).argParser(parseObjectKey),
+    )
+    .option('--json', 'print JSON')
+    .action(async (options: JsonOption & { key?: ObjectKey }, command: Command) =>
+      runAction(io, state, command, async (context) => {
+        const actions = await import('./actions/status.ts');
+        return options.key === undefined
+          ? actions.status(context, options)
+          : actions.objectStatus(context, options.key, options);
+      }),
+    );
 }

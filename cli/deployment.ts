@@ -10,8 +10,14 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { createS3Client, createSqsClient, createSsmClient } from '../lib/aws/clients.ts';
+import {
+  createDynamoDbClient,
+  createS3Client,
+  createSqsClient,
+  createSsmClient,
+} from '../lib/aws/clients.ts';
 import { errorMessage } from '../lib/errors.ts';
 import { INSTANCE_NAME_RULE, isValidInstanceName } from '../lib/instance-name.ts';
 import { resolveUserPath } from './arguments.ts';
@@ -39,6 +45,8 @@ export interface DeploymentOutputs {
   readonly eventSourceMappingId: string | undefined;
   /** The key prefix the notifications watch, when the deployment reports it. */
   readonly keyPrefix: string | undefined;
+  /** The export ledger's table (output `LedgerTableName`); absent in a stack deployed before the ledger. */
+  readonly ledgerTableName: string | undefined;
 }
 
 /** Endpoints of the local emulators. */
@@ -46,6 +54,8 @@ export interface LocalEndpoints {
   readonly s3: string;
   readonly ssm: string;
   readonly sqs: string;
+  /** dynalite, which holds the export ledger. */
+  readonly dynamodb: string | undefined;
   readonly dropbox: string | undefined;
 }
 
@@ -96,12 +106,14 @@ const localOutputsSchema = z.object({
   FunctionName: z.string().optional(),
   EventSourceMappingId: z.string().optional(),
   KeyPrefix: z.string().optional(),
+  LedgerTableName: z.string().optional(),
   Region: z.string().optional(),
   PauseFile: requiredText,
   Endpoints: z.object({
     s3: requiredText,
     ssm: requiredText,
     sqs: requiredText,
+    dynamodb: z.string().optional(),
     dropbox: z.string().optional(),
   }),
 });
@@ -132,6 +144,7 @@ function toOutputs(values: Readonly<Record<string, string | undefined>>): Deploy
     functionName: optional('FunctionName'),
     eventSourceMappingId: optional('EventSourceMappingId'),
     keyPrefix: optional('KeyPrefix'),
+    ledgerTableName: optional('LedgerTableName'),
   };
 }
 
@@ -258,6 +271,7 @@ export async function readLocalDeployment(
       s3: local.Endpoints.s3,
       ssm: local.Endpoints.ssm,
       sqs: local.Endpoints.sqs,
+      dynamodb: local.Endpoints.dynamodb,
       dropbox: local.Endpoints.dropbox,
     },
   };
@@ -325,6 +339,8 @@ export interface DeploymentClients {
   readonly sqs: SQSClient;
   /** The Lambda client (loaded on first use: only `pause`, `resume` and `status` on AWS need it). */
   lambda(): Promise<LambdaClient>;
+  /** The DynamoDB document client of the export ledger's table. */
+  readonly dynamodb: DynamoDBDocumentClient;
   /** Closes every client that was created. */
   destroy(): void;
 }
@@ -342,6 +358,8 @@ export function createDeploymentClients(deployment: Deployment, env: NodeJS.Proc
     env.AWS_ENDPOINT_URL_S3 = deployment.endpoints.s3;
     env.AWS_ENDPOINT_URL_SSM = deployment.endpoints.ssm;
     env.AWS_ENDPOINT_URL_SQS = deployment.endpoints.sqs;
+    if (deployment.endpoints.dynamodb !== undefined)
+      env.AWS_ENDPOINT_URL_DYNAMODB = deployment.endpoints.dynamodb;
     if (!env.AWS_ACCESS_KEY_ID) {
       env.AWS_ACCESS_KEY_ID = LOCAL_CREDENTIALS.accessKeyId;
       env.AWS_SECRET_ACCESS_KEY = LOCAL_CREDENTIALS.secretAccessKey;
@@ -357,6 +375,7 @@ export function createDeploymentClients(deployment: Deployment, env: NodeJS.Proc
   let ssm: SSMClient | undefined;
   let sqs: SQSClient | undefined;
   let lambda: LambdaClient | undefined;
+  let dynamodb: DynamoDBDocumentClient | undefined;
   return {
     get s3() {
       s3 ??= remember(createS3Client(options));
@@ -374,6 +393,10 @@ export function createDeploymentClients(deployment: Deployment, env: NodeJS.Proc
       const { LambdaClient } = await import('@aws-sdk/client-lambda');
       lambda ??= remember(new LambdaClient({ region: deployment.region }));
       return lambda;
+    },
+    get dynamodb() {
+      dynamodb ??= remember(createDynamoDbClient(options));
+      return dynamodb;
     },
     destroy() {
       for (const client of created.splice(0)) client.destroy();

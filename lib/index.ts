@@ -14,6 +14,7 @@ export {
   sanitiseComponent,
 } from './dropbox-path.ts';
 export { type FailureKind, SyncError } from './errors.ts';
+export { describeExportState, type ExportedFile, type ExportStatus } from './export-status.ts';
 export {
   compareSequencers,
   fileOwnershipId,

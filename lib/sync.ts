@@ -579,14 +579,21 @@ async function superseded(
   };
 }
 
+/** What planning a write reads: the object's ledger id, the ledger (file owners) and the work's signal. */
+export interface PlanContext {
+  readonly id: string;
+  readonly signal: AbortSignal | undefined;
+  readonly deps: { readonly ledger: Pick<ExportLedger, 'fileOwner'> };
+}
+
 /** True when the ledger knows no other object as the owner of the Dropbox file. */
-async function ownsFile(context: EventContext, fileId: string): Promise<boolean> {
+async function ownsFile(context: PlanContext, fileId: string): Promise<boolean> {
   const owner = await context.deps.ledger.fileOwner(fileId, context.signal);
   return owner === null || owner === context.id;
 }
 
 /** Where and how a version goes, given the object's last export. */
-type WritePlan =
+export type WritePlan =
   /** The export of this content is in Dropbox (`unchanged`: as written, possibly moved; else edited since). */
   | { readonly kind: 'in-place'; readonly current: DropboxFile; readonly unchanged: boolean }
   /** The export of this content was deleted in Dropbox. */
@@ -602,8 +609,13 @@ type WritePlan =
       readonly existing: DropboxFile | null;
     };
 
-async function planWrite(
-  context: EventContext,
+/**
+ * Decides where and how `head` goes, given the object's last export in the ledger: the sync's own decision, which
+ * the CLI's `explain` also shows. Reads Dropbox (`files/get_metadata` by the ledger's file id, then at the target
+ * path when it uploads there) and, before a new version replaces a file, the file's owner in the ledger.
+ */
+export async function planWrite(
+  context: PlanContext,
   exported: LedgerExport | undefined,
   head: ObjectHead,
   targetPath: string,

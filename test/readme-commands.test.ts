@@ -471,6 +471,15 @@ const PLANS = new Map<string, Plan>([
     'ticket-dropbox-sync status',
     { exitCode: 0, line: /^Dead letters: +\d+ waiting, \d+ in flight, \d+ delayed; oldest message: \S+$/m },
   ],
+  [
+    'ticket-dropbox-sync status --key tickets/1234/Proof.pdf',
+    {
+      // The final file explain looked at (above) is exported by the running stack; its ledger item says where.
+      before: () => stackPrints(/^exported tickets\/1234\/Proof\.pdf → /m),
+      exitCode: 0,
+      line: /^State: +exported \(final-file\)$/m,
+    },
+  ],
   // Deploy to AWS: the CLI's lines, on the local stack
   [
     'ticket-dropbox-sync connect --instance prod --app-key abcdefghijklmno',

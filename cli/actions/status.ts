@@ -1,24 +1,30 @@
 /**
  * `status`: the queue and DLQ depth, the age of the oldest message, whether the flow runs, a settings summary,
- * and whether the Dropbox credentials exist and work.
+ * and whether the Dropbox credentials exist and work. `status --key KEY`: one object's export status, read from the
+ * export ledger.
  */
 
 import { type QueueDepth, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { loadRawSettings, normaliseSettingsPath } from '../../lib/aws/settings-store.ts';
+import { describeExportState, type ExportStatus } from '../../lib/export-status.ts';
+import { ledgerId } from '../../lib/ledger.ts';
 import {
   InvalidSettingsError,
   parseSettings,
   type RuleSettings,
   type SettingProblem,
 } from '../../lib/settings.ts';
+import type { ObjectKey } from '../arguments.ts';
 import { readOldestMessageAge } from '../cloudwatch.ts';
 import type { CommandContext } from '../context.ts';
 import type { Deployment } from '../deployment.ts';
 import { checkDropboxAccount, openDropbox } from '../dropbox.ts';
 import { EXIT_OK } from '../errors.ts';
+import { describeExportStatus } from '../export-status-lines.ts';
 import { type FlowStatus, readFlowState } from '../flow.ts';
 import { formatDuration } from '../format.ts';
 import { printJson, printLines } from '../io.ts';
+import { readLedgerRecord, requireLedger } from '../ledger.ts';
 
 /** A queue's line of the status. */
 export interface QueueStatus extends QueueDepth {
@@ -170,5 +176,48 @@ export async function status(context: CommandContext, options: { readonly json?:
     lines.push('', 'Messages are in the dead-letter queue: fix the cause, then run `redrive`.');
   }
   printLines(context.io, ...lines);
+  return EXIT_OK;
+}
+
+/** What `status --key` reports: the object's export status from the ledger. */
+export interface ObjectStatusReport {
+  readonly deployment: { readonly kind: 'aws' | 'local'; readonly label: string };
+  readonly object: { readonly bucket: string; readonly key: string };
+  readonly status: ExportStatus;
+}
+
+/** Reads one object's export status from the ledger (one `GetItem`; no S3 or Dropbox call). */
+export async function readObjectStatus(
+  context: CommandContext,
+  target: ObjectKey,
+): Promise<ObjectStatusReport> {
+  const deployment = await context.deployment();
+  const bucket = target.bucket ?? deployment.outputs.bucketName;
+  const ledger = await requireLedger(context);
+  const id = ledgerId(bucket, target.key);
+  const record = await readLedgerRecord(ledger, id);
+  return {
+    deployment: { kind: deployment.kind, label: deployment.label },
+    object: { bucket, key: target.key },
+    status: describeExportState(record, id),
+  };
+}
+
+/** `status --key KEY`: prints where the object went, or why it did not. */
+export async function objectStatus(
+  context: CommandContext,
+  target: ObjectKey,
+  options: { readonly json?: boolean },
+): Promise<number> {
+  const report = await readObjectStatus(context, target);
+  if (options.json === true) {
+    printJson(context.io, report);
+    return EXIT_OK;
+  }
+  printLines(
+    context.io,
+    `Object:    s3://${report.object.bucket}/${report.object.key}`,
+    ...describeExportStatus(report.status),
+  );
   return EXIT_OK;
 }

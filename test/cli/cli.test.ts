@@ -323,9 +323,15 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     expect(after.code).toBe(0);
     expect(after.stdout).toMatch(/Decision: +EXPORT \(non-final-file\)/);
     expect(after.stdout).toMatch(
-      /Dropbox: +\/Ticket Files\/Proof A\.pdf: 13 B \(13 bytes\).*content hash [0-9a-f]{64}/,
+      /Dropbox: +the ledger's file is \/Ticket Files\/Proof A\.pdf: 13 B \(13 bytes\).*content hash [0-9a-f]{64}/,
     );
-    expect(after.stdout).toContain('already exported, the function skips it');
+    expect(after.stdout).toMatch(
+      /Ledger: +exported \(non-final-file\)\nExported: +\/Ticket Files\/Proof A\.pdf\n/,
+    );
+    expect(after.stdout).toContain("at the decision's path: the ledger's file");
+    expect(after.stdout).toContain(
+      "Next:      already exported: Dropbox holds this version at /Ticket Files/Proof A.pdf (the ledger's file, found by its id)",
+    );
     expect(json(skipped)).toMatchObject({
       decision: { export: false, reason: { code: 'final-excluded' }, dropboxPath: null },
       dropbox: { looked: false },
@@ -341,15 +347,18 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
   });
 
   it('backfills only what qualifies, sends nothing on a dry run, and leaves one file when run twice', async () => {
-    // Prepare
+    // Prepare: uploaded under export-by-status final (One and Two skipped, Done exported), then the setting
+    // changes to non-final: the case a backfill is for
+    await harness.setSetting('export-by-status', 'final');
     await harness.put('tickets/bf/One.pdf', 'one', { 'ticket-type': 'digital-ad' });
-    await harness.put('tickets/bf/Two.pdf', 'two', { 'ticket-type': 'service' });
+    await harness.put('tickets/bf/Two.pdf', 'two', { 'ticket-type': 'print' });
     await harness.put('tickets/bf/Done.pdf', 'done', {
       'ticket-type': 'digital-media',
       'file-status': 'ready-to-deliver',
     });
     await harness.put('tickets/bf/readme.txt', 'no metadata');
     await harness.drain();
+    await harness.setSetting('export-by-status', 'non-final');
     const exportedBefore = await dropboxTree(harness.dropbox, '/Ticket Files');
 
     // Act
@@ -369,6 +378,7 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     );
     await harness.drain();
     const exportedAfter = await dropboxTree(harness.dropbox, '/Ticket Files');
+    const again = await cli(['backfill', '--prefix', 'tickets/bf/', '--json']);
     const future = await cli(['backfill', '--prefix', 'tickets/bf/', '--since', '2999-01-01', '--json']);
 
     // Assess
@@ -378,7 +388,7 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
       listed: 4,
       wouldExport: 2,
       enqueued: 0,
-      skipped: { 'final-excluded': 1, 'not-a-ticket-file': 1 },
+      skipped: { 'already-exported': 1, 'not-a-ticket-file': 1 },
       failed: 0,
     });
     expect(depthAfterDryRun.queue).toBe(0);
@@ -390,11 +400,15 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     const body = received.Messages?.[0]?.Body ?? '';
     const parsed = parseS3Message('m1', body);
     expect(parsed).toMatchObject({ kind: 'records', records: [{ eventName: 'ObjectCreated:Put' }] });
-    expect(exportedAfter).toEqual(exportedBefore);
-    expect(Object.keys(exportedAfter).filter((path) => /\/(One|Two)( \(\d+\))?\.pdf$/.test(path))).toEqual([
+    const backfilled = (tree: Record<string, number>): string[] =>
+      Object.keys(tree).filter((path) => /\/(One|Two|Done)( \(\d+\))?\.pdf$/.test(path));
+    expect(backfilled(exportedBefore)).toEqual(['/Ticket Files/Done.pdf']);
+    expect(backfilled(exportedAfter)).toEqual([
+      '/Ticket Files/Done.pdf',
       '/Ticket Files/One.pdf',
       '/Ticket Files/Two.pdf',
     ]);
+    expect(json(again)).toMatchObject({ wouldExport: 0, enqueued: 0, skipped: { 'already-exported': 3 } });
     expect(json(future)).toMatchObject({ listed: 4, olderThanSince: 4, wouldExport: 0, enqueued: 0 });
   });
 

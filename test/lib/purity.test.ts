@@ -13,6 +13,7 @@ const PURE_MODULES = [
   'dropbox-path.ts',
   's3-event.ts',
   'ledger.ts',
+  'export-status.ts',
 ];
 const ALLOWED_PACKAGES = new Set(['zod/mini']);
 const IMPORT_SPECIFIER =
