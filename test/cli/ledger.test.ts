@@ -169,19 +169,23 @@ describe('the CLI on the export ledger', () => {
   });
 
   it('backfills what the ledger shows exported with no Dropbox call, and --verify looks each one up by its id', async () => {
-    // Prepare: three exported files, one of which a person then changes in Dropbox, and one not exported yet
-    const keys = ['tickets/bf2/A.pdf', 'tickets/bf2/B.pdf', 'tickets/bf2/C.pdf'];
+    // Prepare: five exported files; in Dropbox a person then edits C, deletes D and moves E
+    const keys = ['A', 'B', 'C', 'D', 'E'].map((name) => `tickets/bf2/${name}.pdf`);
     for (const key of keys) await harness.put(key, `content of ${key}`, PRINT);
     await harness.drain();
-    const changed = await harness.record('tickets/bf2/C.pdf');
+    const emulator = harness.stack.dropbox;
+    if (emulator === undefined) throw new Error('the harness runs no Dropbox emulator');
     await harness.dropbox.upload({
-      path: changed?.export?.file.pathDisplay ?? '',
+      path: '/Ticket Files/C.pdf',
       size: 7,
       clientModified: new Date(),
       onConflict: 'overwrite',
       body: Readable.from([Buffer.from('edited!')]),
     });
+    await emulator.deleteFile('/Ticket Files/D.pdf');
+    await emulator.moveFile('/Ticket Files/E.pdf', '/Ticket Files/Moved/E.pdf');
     const treeBefore = await dropboxTree(harness.dropbox, '/Ticket Files');
+    const outcomesBefore = harness.outcomes.length;
 
     // Act
     const plain = await dropboxRequestsDuring(() => cli(['backfill', '--prefix', 'tickets/bf2/', '--json']));
@@ -190,50 +194,57 @@ describe('the CLI on the export ledger', () => {
     );
     await harness.drain();
     const treeAfter = await dropboxTree(harness.dropbox, '/Ticket Files');
+    const again = await dropboxRequestsDuring(() => cli(['backfill', '--prefix', 'tickets/bf2/', '--json']));
 
     // Assess: the default run made one GetItem per object, nothing else per object, and no Dropbox request at all
     const first = json<BackfillSummary>(plain.result);
     expect(first).toMatchObject({
-      listed: 3,
+      listed: 5,
       wouldExport: 0,
       enqueued: 0,
-      skipped: { 'already-exported': 3 },
-      ledger: { alreadyExported: 3, verify: null },
+      skipped: { 'already-exported': 5 },
+      ledger: { alreadyExported: 5, verify: null },
     });
-    expect(first.calls.dynamodb).toEqual({ total: 3, perObject: 1, byOperation: { GetItem: 3 } });
+    expect(first.calls.dynamodb).toEqual({ total: 5, perObject: 1, byOperation: { GetItem: 5 } });
     expect(first.calls.s3.byOperation).toEqual({ ListObjectsV2: 1 });
     expect(first.calls.dropbox.total).toBe(0);
     expect(plain.requests).toEqual([]);
-    // --verify: one files/get_metadata per object, by id; the changed file is sent so the function records it
+    // --verify: one files/get_metadata per object, by id; the deleted and the edited file are sent, the moved one not
     const second = json<BackfillSummary>(verified.result);
     expect(second).toMatchObject({
-      listed: 3,
-      wouldExport: 1,
-      enqueued: 1,
-      skipped: { 'already-exported': 2 },
+      listed: 5,
+      wouldExport: 2,
+      enqueued: 2,
+      skipped: { 'already-exported': 3 },
       ledger: {
-        alreadyExported: 2,
-        verify: {
-          checked: 3,
-          asRecorded: 2,
-          moved: 0,
-          missing: 0,
-          changed: 1,
-          notAsRecorded: [{ key: 'tickets/bf2/C.pdf', finding: 'changed' }],
-        },
+        alreadyExported: 3,
+        verify: { checked: 5, asRecorded: 3, moved: 1, missing: 1, changed: 1 },
       },
     });
-    const metadataCalls = verified.requests.filter((entry) => entry.route === 'files/get_metadata');
-    expect(metadataCalls).toHaveLength(3);
-    expect(second.calls.dropbox.byOperation['files/get_metadata']).toBe(3);
+    expect(second.ledger?.verify?.notAsRecorded).toEqual(
+      expect.arrayContaining([
+        { key: 'tickets/bf2/C.pdf', finding: 'changed' },
+        { key: 'tickets/bf2/D.pdf', finding: 'missing' },
+      ]),
+    );
+    const lookups = verified.requests.filter((entry) => entry.route === 'files/get_metadata');
+    expect(lookups).toHaveLength(5);
+    expect(second.calls.dropbox.byOperation['files/get_metadata']).toBe(5);
     expect(second.calls.dropbox.total).toBe(verified.requests.length);
-    expect(second.calls.s3.byOperation).toEqual({ GetObjectTagging: 1, HeadObject: 1, ListObjectsV2: 1 });
-    // The function left the person's edit as it is: no upload, no copy
+    expect(second.calls.s3.byOperation).toEqual({ GetObjectTagging: 2, HeadObject: 2, ListObjectsV2: 1 });
+    // The function recorded what it found and put nothing back: no upload, no copy
     expect(treeAfter).toEqual(treeBefore);
-    expect(harness.outcomes.at(-1)).toMatchObject({
-      key: 'tickets/bf2/C.pdf',
-      decision: 'skipped',
-      reason: { code: 'edited-in-dropbox' },
+    expect(
+      harness.outcomes
+        .slice(outcomesBefore)
+        .map(({ key, reason }) => `${key} ${reason.code}`)
+        .sort(),
+    ).toEqual(['tickets/bf2/C.pdf edited-in-dropbox', 'tickets/bf2/D.pdf deleted-in-dropbox']);
+    // The next backfill knows the deletion from the ledger too, still without a Dropbox request
+    expect(json<BackfillSummary>(again.result)).toMatchObject({
+      enqueued: 0,
+      skipped: { 'already-exported': 4, 'deleted-in-dropbox': 1 },
     });
+    expect(again.requests).toEqual([]);
   });
 });
