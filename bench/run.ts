@@ -24,6 +24,7 @@ import { runSmall, type SmallResult } from './scenarios/small.ts';
 import { runWan, type WanResult } from './scenarios/wan.ts';
 import { bundleEntry } from './support/bundle.ts';
 import { type BenchContext, GIB, MIB, round, type Target } from './support/context.ts';
+import { lambdaCost, PRICED_DEFAULTS, PRICES, requestCosts, usd } from './support/cost.ts';
 import { startBenchStack } from './support/stack.ts';
 
 const SCENARIOS = ['large', 'wan', 'small', 'cold-start'] as const;
@@ -145,6 +146,7 @@ function describe(results: Results): string[] {
       `small (${batched.files} x 64 KiB, 4 pollers, batches of 10, write-lock contention): one commit per file ${single.filesPerSecond} files/s, batched ${batched.filesPerSecond} files/s = ${small.speedup} x`,
       `  per file, batched: ${batched.dropboxCallsPerFile} Dropbox calls (${batched.dropboxUploadCallsPerFile} upload calls), ${batched.s3CallsPerFile} S3 calls; one commit per file: ${single.dropboxCallsPerFile} (${single.dropboxUploadCallsPerFile}), ${single.s3CallsPerFile}`,
       `  lock-contention retries: batched ${batched.lockContentionRetries}, one commit per file ${single.lockContentionRetries}; SSM calls ${batched.ssmCalls} (allowed ${batched.ssmCallsAllowed}); DLQ ${batched.deadLettered} / ${single.deadLettered}; records retried: ${JSON.stringify(batched.recordFailures)} / ${JSON.stringify(single.recordFailures)}`,
+      `  the export ledger per file, batched: ${batched.ledger.callsPerFile} DynamoDB calls ${JSON.stringify(batched.ledger.callsByOperation)}, ${batched.ledger.msPerFile} ms waited; one commit per file: ${single.ledger.callsPerFile}, ${single.ledger.msPerFile} ms`,
     );
   }
   if (coldStart !== undefined) {
@@ -155,6 +157,73 @@ function describe(results: Results): string[] {
       `cold start: bundle ${Math.round(coldStart.function.bytes / 1024)} KiB (${Math.round(coldStart.function.deflatedBytes / 1024)} KiB deflated) imports in ${coldStart.function.medianImportMs} ms; S3-only ${Math.round(coldStart.s3Only.bytes / 1024)} KiB in ${coldStart.s3Only.medianImportMs} ms = ${coldStart.ratio} x`,
       `  on top of the S3-only handler: ${added}`,
     );
+  }
+  return lines;
+}
+
+/** What the measured work costs at the stack's defaults and the published prices (bench/support/cost.ts). */
+function estimateCost(results: Results) {
+  const { large, small } = results;
+  const perGiB =
+    large === undefined
+      ? undefined
+      : (() => {
+          const seconds = 1024 / large.syncMedianMiBps;
+          const lambda = lambdaCost(seconds, 1);
+          return { seconds: round(seconds, 1), ...lambda, usd: usd(lambda.usd) };
+        })();
+  const perThousand = (run: SmallResult['batched']) => {
+    const scale = 1000 / run.files;
+    const scaled = (counts: Readonly<Record<string, number>>) =>
+      Object.fromEntries(Object.entries(counts).map(([action, count]) => [action, count * scale]));
+    const lambda = lambdaCost(run.invokedSeconds * scale, Math.round(run.invocations * scale));
+    const requests = requestCosts(
+      scaled(run.s3CallsByAction),
+      scaled(run.sqsCallsByAction),
+      scaled(run.ledger.callsByOperation),
+    );
+    return {
+      gbSeconds: lambda.gbSeconds,
+      invocations: lambda.invocations,
+      usd: {
+        lambda: usd(lambda.usd),
+        s3: usd(requests.s3),
+        sqs: usd(requests.sqs),
+        dynamodb: usd(requests.dynamodb),
+        total: usd(lambda.usd + requests.s3 + requests.sqs + requests.dynamodb),
+      },
+    };
+  };
+  return {
+    prices: PRICES,
+    defaults: PRICED_DEFAULTS,
+    perGiB,
+    perThousandSmallFiles:
+      small === undefined
+        ? undefined
+        : { batched: perThousand(small.batched), oneCommitPerFile: perThousand(small.oneCommitPerFile) },
+  };
+}
+
+function describeCost(cost: ReturnType<typeof estimateCost>): string[] {
+  const lines = [
+    `cost at the stack's defaults (${cost.defaults.memoryMiB} MB, ${cost.defaults.ephemeralStorageMiB} MiB of /tmp, arm64, US East prices):`,
+  ];
+  if (cost.perGiB !== undefined) {
+    lines.push(
+      `  per GiB exported: ${cost.perGiB.gbSeconds} GB-s (${cost.perGiB.seconds} s of handler time here) = $${cost.perGiB.usd}`,
+    );
+  }
+  const small = cost.perThousandSmallFiles;
+  if (small !== undefined) {
+    for (const [label, figures] of [
+      ['batched', small.batched],
+      ['one commit per file', small.oneCommitPerFile],
+    ] as const) {
+      lines.push(
+        `  per 1,000 small files, ${label}: ${figures.gbSeconds} GB-s in ${figures.invocations} invocations; Lambda $${figures.usd.lambda}, S3 $${figures.usd.s3}, SQS $${figures.usd.sqs}, DynamoDB $${figures.usd.dynamodb}; total $${figures.usd.total}`,
+      );
+    }
   }
   return lines;
 }
@@ -231,12 +300,14 @@ async function main(): Promise<number> {
     await stack.close();
     await rm(scratch, { recursive: true, force: true });
   }
+  const cost = estimateCost(results);
   const report = {
     startedAt: new Date(started).toISOString(),
     durationSeconds: round((Date.now() - started) / 1000, 1),
     machine: { ...machine, loadAverageAtEnd: loadavg().map((value) => round(value, 2)) },
     options: { ...options, scenarios: [...options.scenarios] },
     results,
+    cost,
   };
   const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
   await mkdir(resultsDir, { recursive: true });
@@ -245,7 +316,7 @@ async function main(): Promise<number> {
   await writeFile(file, text);
   await writeFile(join(resultsDir, 'latest.json'), text);
   process.stdout.write(`\nResults (${report.durationSeconds} s; JSON in ${file}):\n`);
-  for (const line of describe(results)) process.stdout.write(`${line}\n`);
+  for (const line of [...describe(results), ...describeCost(cost)]) process.stdout.write(`${line}\n`);
   process.stdout.write('Targets:\n');
   for (const [name, scenarioTargets] of Object.entries(targets)) printTargets(name, scenarioTargets);
   return 0;

@@ -47,6 +47,17 @@ const config = JSON.parse(process.argv[2] ?? '{}') as Config;
 const module = (await import(pathToFileURL(config.handlerBundle).href)) as { handler: Handler };
 const handler = module.handler;
 let poller: ReturnType<typeof startPoller> | undefined;
+/** Invocations the pollers made, and their summed duration: what Lambda would bill as duration. */
+const invocations = { count: 0, ms: 0 };
+const timedHandler: Handler = async (event, context) => {
+  const started = performance.now();
+  try {
+    return await handler(event, context);
+  } finally {
+    invocations.count += 1;
+    invocations.ms += performance.now() - started;
+  }
+};
 
 process.on('message', (raw: unknown) => {
   const message = raw as { type: string; id?: number; event?: SQSEvent };
@@ -70,7 +81,7 @@ process.on('message', (raw: unknown) => {
       sqs: createSqsClient(),
       queueUrl: config.queueUrl ?? '',
       queueArn: config.queueArn ?? '',
-      handler,
+      handler: timedHandler,
       concurrency: config.pollers ?? 4,
       batchSize: config.batchSize ?? 10,
       waitTimeSeconds: 1,
@@ -85,6 +96,8 @@ process.on('message', (raw: unknown) => {
         peakRssBytes: await readPeakRss(),
         cpuSeconds: readOwnCpuSeconds(),
         batches: poller?.batches ?? 0,
+        invocations: invocations.count,
+        invokedMs: invocations.ms,
       });
       process.disconnect?.();
     });

@@ -193,18 +193,27 @@ export async function runLarge(
   const unhashed = runs.reduce((sum, run) => sum + run.dataCallsWithoutContentHash, 0);
   const verified =
     runs.every((run) => run.contentHashVerified) && raw.every((run) => run.contentHashVerified);
+  const cpuReason = `the function spends ${cpu.sync} CPU seconds per GiB against the baseline's ${cpu.raw}: each chunk is also written to /tmp and read back (${stores.other}: read from S3 twice, ${cpu.otherStore} s), which is what a content_hash per call costs without holding the chunk in memory`;
+  const metadataCalls = Math.max(...sync.map((run) => run.dropboxCalls - run.dropboxUploadCalls));
   const targets: Record<string, Target> = {
-    throughputRatio: { target: '>= 0.8 of the raw baseline', measured: ratio, met: ratio >= 0.8 },
+    throughputRatio: {
+      target: '>= 0.8 of the raw baseline',
+      measured: ratio,
+      met: ratio >= 0.8,
+      reason: `on 2 shared cores the speed follows the CPU per byte: ${cpuReason}`,
+    },
     cpuPerGiBRatio: {
       target: "<= 1.3 x the raw baseline's CPU seconds per GiB",
       measured: cpuRatio,
       met: cpuRatio <= 1.3,
+      reason: cpuReason,
     },
     peakRssMiB: { target: '<= 200 MiB at 1 GiB', measured: peakRssMiB, met: peakRssMiB <= 200 },
     dropboxCallsPerGiB: {
       target: '<= 10 per GiB (all calls)',
       measured: callsPerGiB,
       met: callsPerGiB <= 10,
+      reason: `${uploadCallsPerGiB} upload calls (start, one append per 140 MiB, finish: 140 MiB is the most whole 4 MiB blocks under Dropbox's 150 MB per call) and ${metadataCalls} files/get_metadata, the already-exported check, once per file whatever its size`,
     },
     dropboxUploadCallsPerGiB: {
       target: '<= 10 per GiB (data-transport calls)',

@@ -140,6 +140,17 @@ function rateLimitedPastDeadline(endpoint: string, waitMs: number, signal: Abort
   });
 }
 
+/**
+ * Whether a failure's `Retry-After` holds back every call of the client. A rate limit (`too_many_requests`, or a
+ * server asking to wait) applies to the access token, so it does. Namespace lock contention
+ * (`too_many_write_operations`) is not a limit on the client: only the write that met it waits its `Retry-After`,
+ * while uploads of data go on; holding every call and releasing them together would only make the writes collide
+ * again (https://www.dropbox.com/developers/reference/data-ingress-guide: the two 429s "differ" and are handled apart).
+ */
+function holdsTheClient(failure: DropboxApiError): boolean {
+  return failure.retryAfterMs !== undefined && !failure.summaryTags.includes('too_many_write_operations');
+}
+
 /** Dropbox names the root folder `""` in `list_folder`. */
 function toListPath(path: string): string {
   return path === '/' ? '' : path;
@@ -443,7 +454,7 @@ export class DropboxClient implements DropboxTarget {
         } catch (error) {
           if (signal?.aborted) throw signal.reason;
           const failure = translate(endpoint, error);
-          if (failure.retryAfterMs !== undefined) this.#notBefore.defer(failure.retryAfterMs);
+          if (holdsTheClient(failure)) this.#notBefore.defer(failure.retryAfterMs ?? 0);
           // Counted only once they succeed: a refresh or re-read that fails transiently is retried as the call is.
           if (isTokenRefused(failure) && !tokenRefreshed) {
             this.#tokens.invalidate(token);

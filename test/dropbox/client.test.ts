@@ -29,6 +29,7 @@ import {
   readExported,
   referenceContentHash,
   startEmulator,
+  transport,
 } from './helpers.ts';
 
 let fixture: EmulatorFixture;
@@ -175,6 +176,35 @@ describe('DropboxClient', () => {
       const [listing] = callsTo(log, 'files/list_folder');
       expect(listing?.startedAt).toBeGreaterThanOrEqual(answeredAt + 400);
       expect(callsTo(log, 'files/get_metadata').map((entry) => entry.status)).toEqual([429, 409]);
+    });
+
+    it.each([
+      ['too_many_write_operations', false],
+      ['too_many_requests', true],
+    ])('after a 429 %s, holds back the whole client: %s', async (reason, holdsClient) => {
+      // Prepare: the first files/upload is answered 429 with Retry-After: 1 (as Dropbox answers either)
+      let refused = 0;
+      const answering: typeof fetch = async (input, init) => {
+        if (String(input).endsWith('/files/upload') && refused === 0) {
+          refused += 1;
+          return Response.json(
+            { error_summary: `${reason}/..`, error: { reason: { '.tag': reason }, retry_after: 1 } },
+            { status: 429, headers: { 'Retry-After': '1' } },
+          );
+        }
+        return transport(input, init);
+      };
+      const client = clientFor(fixture.emulator, { fetch: answering });
+      const before = Date.now();
+
+      // Act
+      const file = await upload(client, '/Contended.bin', bytes(10));
+
+      // Assess: the refused write waited its Retry-After in full either way
+      expect(file.pathDisplay).toBe('/Contended.bin');
+      const [uploaded] = callsTo(fixture.emulator.requestLog, 'files/upload');
+      expect(uploaded?.startedAt).toBeGreaterThanOrEqual(before + 1000);
+      expect(client.notBefore > 0).toBe(holdsClient);
     });
 
     it('gives up at once, carrying the wait, when the Retry-After ends past the deadline of the signal', async () => {
