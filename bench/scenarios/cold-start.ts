@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { type Bundle, bundleEntry } from '../support/bundle.ts';
-import { type BenchContext, median, round } from '../support/context.ts';
+import { type BenchContext, median, round, type Target } from '../support/context.ts';
 
 /** One bundle's figures. */
 export interface BundleFigures {
@@ -28,10 +28,7 @@ export interface ColdStartResult {
   readonly ratio: number;
   /** Median import time of the S3-only handler plus one more dependency, minus the S3-only handler's. */
   readonly addedMsByDependency: Record<string, { readonly bytes: number; readonly addedMs: number }>;
-  readonly targets: Record<
-    string,
-    { readonly target: string; readonly measured: number; readonly met: boolean }
-  >;
+  readonly targets: Record<string, Target>;
 }
 
 const IMPORT_SCRIPT = [
@@ -55,7 +52,9 @@ const LAMBDA_ENV = {
 
 /** The function's dependencies besides the S3 client, each imported (and used) on top of the S3-only handler. */
 const DEPENDENCIES: Record<string, string> = {
-  zod: "import { z } from 'zod'; export const schema = z.object({ name: z.string() });",
+  'zod/mini': "import * as z from 'zod/mini'; export const schema = z.object({ name: z.string() });",
+  'client-dynamodb + lib-dynamodb':
+    "import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb'; export const ledger = DynamoDBDocumentClient.from(new DynamoDBClient({}));",
   dropbox: "import { Dropbox } from 'dropbox'; export const sdk = Dropbox;",
   'client-ssm + client-sqs':
     "import { SSMClient } from '@aws-sdk/client-ssm'; import { SQSClient } from '@aws-sdk/client-sqs'; export const clients = [new SSMClient({}), new SQSClient({})];",
@@ -128,6 +127,16 @@ export async function runColdStart(context: BenchContext, rounds: number): Promi
     ...result,
     ratio,
     addedMsByDependency,
-    targets: { importRatio: { target: '<= 1.5 x the S3-only handler', measured: ratio, met: ratio <= 1.5 } },
+    targets: {
+      importRatio: {
+        target: '<= 1.5 x the S3-only handler',
+        measured: ratio,
+        met: ratio <= 1.5,
+        reason: `on top of the S3-only handler, ${Object.entries(addedMsByDependency)
+          .sort((a, b) => b[1].addedMs - a[1].addedMs)
+          .map(([name, { addedMs }]) => `${name} +${addedMs} ms`)
+          .join(', ')}; the rest is the project's own modules and the clients made at init`,
+      },
+    },
   };
 }

@@ -66,7 +66,13 @@ async function pickDataRoot(): Promise<string> {
 /** Starts the stack in a fresh temporary folder. */
 export async function startBenchStack(): Promise<BenchStack> {
   const dir = await mkdtemp(join(await pickDataRoot(), 'tds-bench-'));
-  const stack = await startLocalStack({ dir, poll: false, settingsTtlSeconds: SETTINGS_TTL_SECONDS });
+  // The ledger in memory: DynamoDB's servers are not this machine's LevelDB on a shared disk either.
+  const stack = await startLocalStack({
+    dir,
+    poll: false,
+    settingsTtlSeconds: SETTINGS_TTL_SECONDS,
+    ledger: 'memory',
+  });
   if (stack.dropbox === undefined) throw new Error('the bench needs the embedded Dropbox emulator');
   const env = stack.env;
   const s3 = createS3Client({ env });
