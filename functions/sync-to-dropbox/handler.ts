@@ -44,6 +44,8 @@ export interface RuntimeOptions {
   readonly onFailure?: (failure: RecordFailure) => void;
   /** Overrides of the uploader's tuning (tests shorten the in-call retries). */
   readonly uploadTuning?: Partial<UploadTuning>;
+  /** Sends the Dropbox client's requests (tests observe them). @default the client's node:http transport */
+  readonly dropboxFetch?: typeof fetch;
   /** The Logger to use instead of a new one (the local stack's readable view). */
   readonly logger?: Logger;
 }
@@ -89,6 +91,7 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
           ...options.uploadTuning,
         },
         onRetry: (info) => logger.warn('dropbox retry', { ...info }),
+        ...(options.dropboxFetch === undefined ? {} : { fetch: options.dropboxFetch }),
       }),
     retries: createSqsRetryScheduler(createSqsClient({ env }), env.QUEUE_URL || undefined),
     onOutcome: options.onOutcome,

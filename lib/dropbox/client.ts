@@ -446,6 +446,9 @@ export class DropboxClient implements DropboxTarget {
         await this.#notBefore.wait(signal, (waitMs) => rateLimitedPastDeadline(endpoint, waitMs, signal));
         const token = await this.#tokens.get(signal);
         const pathRoot = options.pathRoot ? await this.#root.header(signal) : undefined;
+        // A token refresh or a root read may have waited on the network while a Retry-After arrived: look again,
+        // so that nothing but promise callbacks lie between this check and the request going out.
+        if (this.#notBefore.waitMs() > 0) continue;
         // Every data call carries its own content_hash, so the SDK's (broken) automatic hashing never runs.
         const sdk = new Dropbox({ accessToken: token, fetch: this.#fetch, pathRoot });
         try {
