@@ -1,22 +1,26 @@
 /**
- * `npm run soak`: the fault-injection soak (issue 8). Uploads a seeded population of ticket files to the local stack
- * (s3rver behind the notifying proxy, the SQS and SSM emulators, the background pollers running the function's own
- * handler) while the Dropbox emulator injects faults and the queue redelivers and reorders; changes objects during
- * the run (new versions, late final tags, unrelated tags, deletes); puts in poison and malformed messages; then
- * verifies S3, Dropbox and the DLQ (tools/soak/verify.ts) and prints the result. Exits 1 when anything is lost or
- * duplicated or any other check fails. Bounded: a fixed population, at most 3 GiB (plus the 5 GiB object), and a
+ * `npm run soak`: the fault-injection soak (issues 8, 11 and 12). Uploads a seeded population of ticket files to the
+ * local stack (s3rver behind the notifying proxy, the SQS and SSM emulators, dynalite holding the export ledger, the
+ * background pollers running the function's own handler) in the default settings (one folder, `{fileName}`,
+ * `rename`), where a third of the files share their name with another ticket's file, while the Dropbox emulator
+ * injects faults and the queue redelivers and reorders; changes objects during the run (new versions, late final
+ * tags, unrelated tags, deletes); puts in poison and malformed messages; then verifies S3, Dropbox, the ledger and
+ * the DLQ (tools/soak/verify.ts) and prints the result. Exits 1 when anything is lost, duplicated or owned by
+ * another object, or any other check fails. Bounded: a fixed population, at most 3 GiB (plus the 5 GiB object), and a
  * deadline after which it verifies whatever state it reached.
  *
- *   npm run soak -- [--objects 500] [--seed 20261127] [--pollers 2] [--minutes 14] [--skip-5gib] [--keep]
+ *   npm run soak -- [--objects 500] [--seed 20261127] [--pollers 2] [--minutes 14] [--skip-5gib] [--skip-large] [--keep]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { forEachLimited } from '../../cli/for-each-limited.ts';
-import { createS3Client, createSqsClient } from '../../lib/aws/clients.ts';
+import { createDynamoDbClient, createS3Client, createSqsClient } from '../../lib/aws/clients.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -29,12 +33,16 @@ import { createRandom } from '../seeded-random.ts';
 import { generatedBody, generatedBytes, generatedContentHashInWorker } from './content.ts';
 import { type DropboxStats, startDropboxProcess } from './dropbox-process.ts';
 import {
+  BASE_FOLDER,
   buildPopulation,
   encodeMetadata,
   expectationOf,
   lateFinalTags,
   nextVersion,
+  PATH_CLASH,
   POISON_MARKER,
+  pathClashObject,
+  SOAK_EFFECTIVE_SETTINGS,
   SOAK_SETTINGS,
   type SoakObject,
   unrelatedTags,
@@ -77,6 +85,8 @@ interface Options {
   readonly pollers: number;
   readonly minutes: number;
   readonly skip5Gib: boolean;
+  /** No 100–300 MiB objects and fewer medium ones (a quicker run while developing; implies --skip-5gib). */
+  readonly skipLarge: boolean;
   readonly keep: boolean;
 }
 
@@ -88,6 +98,7 @@ function readOptions(): Options {
       pollers: { type: 'string', default: '2' },
       minutes: { type: 'string', default: '14' },
       'skip-5gib': { type: 'boolean', default: false },
+      'skip-large': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
     },
     strict: true,
@@ -104,7 +115,8 @@ function readOptions(): Options {
     seed: integer('seed', values.seed, 0, 2 ** 31),
     pollers: integer('pollers', values.pollers, 1, 16),
     minutes: integer('minutes', values.minutes, 1, 14),
-    skip5Gib: values['skip-5gib'],
+    skip5Gib: values['skip-5gib'] || values['skip-large'],
+    skipLarge: values['skip-large'],
     keep: values.keep,
   };
 }
@@ -140,7 +152,14 @@ async function main(): Promise<number> {
   // function calls right after logging it with the same reason.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   const random = createRandom(options.seed + 1);
-  const objects = buildPopulation({ count: options.objects, seed: options.seed });
+  const objects = [
+    ...buildPopulation({
+      count: options.objects,
+      seed: options.seed,
+      ...(options.skipLarge ? { largeMiB: [], medium: 3 } : {}),
+    }),
+    pathClashObject(options.seed),
+  ];
   const populationBytes = objects.reduce((sum, object) => sum + (object.versions[0]?.size ?? 0), 0);
   if (populationBytes > MAX_POPULATION_BYTES)
     throw new RangeError(`population of ${formatBytes(populationBytes)}`);
@@ -162,12 +181,18 @@ async function main(): Promise<number> {
 
   const dropbox = await startDropboxProcess({
     root: join(dir, 'dropbox'),
-    faults: DROPBOX_FAULTS,
     poisonMarker: POISON_MARKER,
   }).catch((error: unknown) => {
     discard();
     throw error;
   });
+  // Before the run and its faults: what an earlier deployment left in Dropbox (the path clash's alias folder).
+  const foreignFiles = await seedEarlierExports(dropbox.url).catch(async (error: unknown) => {
+    await dropbox.close();
+    discard();
+    throw error;
+  });
+  await dropbox.setFaults(DROPBOX_FAULTS);
   const stack = await startLocalStack({
     dir,
     pollers: options.pollers,
@@ -187,6 +212,22 @@ async function main(): Promise<number> {
   });
   const s3 = createS3Client({ env: stack.env });
   const sqs = createSqsClient({ env: stack.env });
+  const ledgerClient = createDynamoDbClient({ env: stack.env });
+  const byKey = new Map(objects.map((object) => [object.key, object]));
+  /** Which of `keys` wrote the Dropbox file they share (its ledger item does not say `adopted`); the first if none. */
+  const writerOf = async (keys: readonly string[]): Promise<string> => {
+    for (const key of keys) {
+      const { Item } = await ledgerClient.send(
+        new GetCommand({
+          TableName: stack.outputs.LedgerTableName,
+          Key: { id: `s3://${stack.outputs.BucketName}/${key}` },
+          ConsistentRead: true,
+        }),
+      );
+      if (Item?.state === 'exported' && Item.adopted !== true) return key;
+    }
+    return keys[0] ?? '';
+  };
   const bucket = stack.outputs.BucketName;
   let verdict: Verdict | undefined;
   let fiveGib: string | undefined;
@@ -224,14 +265,30 @@ async function main(): Promise<number> {
     };
 
     /** What happens to an object after its upload, during the run. */
+    /** Waits (bounded) until every one of `keys` has an export outcome; false when the wait ran out. */
+    const awaitExports = async (keys: readonly string[]): Promise<boolean> => {
+      const until = Math.min(deadline - 4 * 60_000, Date.now() + 180_000);
+      const done = (): boolean => keys.every((key) => exportedKeys.has(key));
+      while (!done() && Date.now() < until) await sleep(250);
+      return done();
+    };
     const mutate = async (object: SoakObject): Promise<void> => {
-      await sleep(Math.floor(random() * 8000));
+      // A third of the new versions follow their upload at once: the same second, often the same size.
+      const immediate = object.mutation === 'new-version' && random() < 1 / 3;
+      await sleep(immediate ? 0 : Math.floor(random() * 8000));
       switch (object.mutation) {
         case 'new-version': {
+          // Identical bytes: once every member shares the file, the member that wrote it gets the new version.
+          let target = object;
+          if (object.newVersionAfter !== undefined) {
+            const members = [object.key, ...object.newVersionAfter];
+            await awaitExports(members);
+            target = byKey.get(await writerOf(members)) ?? object;
+          }
           const rounds = random() < 0.3 ? 2 : 1;
           for (let round = 0; round < rounds; round += 1) {
-            object.versions.push(nextVersion(object, random));
-            await put(object);
+            target.versions.push(nextVersion(target, random));
+            await put(target);
             await sleep(Math.floor(random() * 3000));
           }
           break;
@@ -241,9 +298,7 @@ async function main(): Promise<number> {
           break;
         case 'unrelated-tag': {
           // Only once the object is exported: the tag must then upload nothing.
-          const until = Math.min(deadline - 4 * 60_000, Date.now() + 180_000);
-          while (!exportedKeys.has(object.key) && Date.now() < until) await sleep(250);
-          if (!exportedKeys.has(object.key)) return;
+          if (!(await awaitExports([object.key]))) return;
           object.unrelatedTagAt = Date.now();
           await putTags(object, unrelatedTags(object));
           break;
@@ -271,14 +326,18 @@ async function main(): Promise<number> {
     // Poison first: their five receives, with the queue's backoff between them, take the longest.
     order.sort((a, b) => Number(b.kind === 'poison') - Number(a.kind === 'poison'));
     const mutations: Promise<void>[] = [];
-    await forEachLimited(order, PUT_CONCURRENCY, async (object) => {
-      await put(object);
-      if (object.mutation === 'none') return;
-      mutations.push(
-        mutate(object).catch((error: unknown) => {
-          mutationErrors.push(`${object.key}: ${object.mutation} failed: ${errorMessage(error)}`);
-        }),
-      );
+    await forEachLimited(uploadUnits(order), PUT_CONCURRENCY, async (unit) => {
+      // A unit of one name group: same size in the same second (all at once), or identical bytes (in turn).
+      if (unit[0]?.nameGroup?.style === 'identical-bytes') for (const object of unit) await put(object);
+      else await Promise.all(unit.map((object) => put(object)));
+      for (const object of unit) {
+        if (object.mutation === 'none') continue;
+        mutations.push(
+          mutate(object).catch((error: unknown) => {
+            mutationErrors.push(`${object.key}: ${object.mutation} failed: ${errorMessage(error)}`);
+          }),
+        );
+      }
     });
     for (const body of MALFORMED_BODIES) {
       await sqs.send(new SendMessageCommand({ QueueUrl: stack.outputs.QueueUrl, MessageBody: body }));
@@ -314,23 +373,18 @@ async function main(): Promise<number> {
     await dropbox.setFaults({});
     stack.sqs.setFaults({});
     const faultStats: DropboxStats = await dropbox.stats();
-    const verifier = new DropboxClient({
-      credentials: {
-        appKey: EMULATOR_CREDENTIALS.appKey,
-        refreshToken: EMULATOR_CREDENTIALS.refreshToken,
-        pathRoot: 'auto',
-      },
-      endpointUrl: dropbox.url,
-    });
+    const verifier = soakDropboxClient(dropbox.url);
     const verified = await verifySoak({
       objects: bigObject === undefined ? objects : [...objects, bigObject],
       knownHashes,
+      foreignFiles,
       outcomes,
       s3,
       bucket,
       dropbox: verifier,
       sqs,
       deadLetterQueueUrl: stack.outputs.DeadLetterQueueUrl,
+      ledger: { client: ledgerClient, tableName: stack.outputs.LedgerTableName },
     });
     verdict = { ...verified, problems: [...mutationErrors, ...verified.problems] };
 
@@ -363,9 +417,69 @@ async function main(): Promise<number> {
     verdict === undefined ||
     verdict.lost > 0 ||
     verdict.duplicates > 0 ||
+    verdict.ownedByAnother > 0 ||
+    verdict.unexpected > 0 ||
     verdict.problems.length > 0 ||
     fiveGib?.startsWith('FAILED') === true;
   return failed ? 1 : 0;
+}
+
+/**
+ * The upload units, in `order`: a name group whose members must meet in Dropbox at once (the same size in the same
+ * second, or identical bytes) is one unit, placed where its first member is; every other object is a unit alone.
+ */
+function uploadUnits(order: readonly SoakObject[]): SoakObject[][] {
+  const units: SoakObject[][] = [];
+  const byGroup = new Map<number, SoakObject[]>();
+  for (const object of order) {
+    const group = object.nameGroup;
+    if (
+      group === undefined ||
+      (group.style !== 'same-size-same-second' && group.style !== 'identical-bytes')
+    ) {
+      units.push([object]);
+      continue;
+    }
+    const unit = byGroup.get(group.id);
+    if (unit === undefined) {
+      const created = [object];
+      byGroup.set(group.id, created);
+      units.push(created);
+    } else {
+      unit.push(object);
+    }
+  }
+  // Identical bytes go in the group's own order: its first member writes the file the others then share.
+  for (const unit of byGroup.values()) {
+    const keys = unit[0]?.nameGroup?.keys ?? [];
+    unit.sort((a, b) => keys.indexOf(a.key) - keys.indexOf(b.key));
+  }
+  return units;
+}
+
+/** A Dropbox client of the emulator's test account, for the soak's own reads and writes (not under test). */
+function soakDropboxClient(url: string): DropboxClient {
+  return new DropboxClient({
+    credentials: {
+      appKey: EMULATOR_CREDENTIALS.appKey,
+      refreshToken: EMULATOR_CREDENTIALS.refreshToken,
+      pathRoot: 'auto',
+    },
+    endpointUrl: url,
+  });
+}
+
+/** Writes the files an earlier deployment left (the path clash's alias folder); returns them with their hashes. */
+async function seedEarlierExports(url: string): Promise<{ path: string; contentHash: string }[]> {
+  const content = Buffer.from(PATH_CLASH.folderFileContent);
+  const file = await soakDropboxClient(url).upload({
+    path: PATH_CLASH.folderFile,
+    size: content.byteLength,
+    clientModified: new Date('2026-11-01T09:00:00Z'),
+    onConflict: 'rename',
+    body: Readable.from([content]),
+  });
+  return [{ path: file.pathDisplay, contentHash: file.contentHash }];
 }
 
 /** The 5 GiB object: a service ticket file, so it exports under any setting. */
@@ -416,6 +530,18 @@ function describeBig(
   return `exported at ${exported?.outcome.dropboxPath ?? '?'} with its content hash verified, streamed from a generator (never allocated)`;
 }
 
+/** `167 objects in 74 groups (same-size-same-second 73, …)`. */
+function describeNameGroups(objects: readonly SoakObject[]): string {
+  const grouped = objects.filter((object) => object.nameGroup !== undefined);
+  const groups = new Set(grouped.map((object) => object.nameGroup?.id));
+  const byStyle: Record<string, number> = {};
+  for (const object of grouped) {
+    const style = object.nameGroup?.style ?? '';
+    byStyle[style] = (byStyle[style] ?? 0) + 1;
+  }
+  return `${grouped.length} of ${objects.length} objects share their file name with another ticket's file, in ${groups.size} groups (objects by kind: ${formatCounts(byStyle)})`;
+}
+
 function printReport(report: {
   readonly options: Options;
   readonly objects: readonly SoakObject[];
@@ -452,12 +578,15 @@ function printReport(report: {
   const lines = [
     '',
     '== ticket-dropbox-sync soak ==',
-    `settings: ${Object.entries(SOAK_SETTINGS)
+    `settings: ${Object.entries(SOAK_EFFECTIVE_SETTINGS)
       .map(([name, value]) => `${name}=${value}`)
-      .join(', ')} (unique ticket ids)`,
+      .join(', ')}`,
+    `shared names: ${describeNameGroups(objects)}`,
     `objects: ${objects.length} (${formatBytes(report.populationBytes)} at upload; print ${count((o) => o.ticketType === 'print')}, digital-ad ${count((o) => o.ticketType === 'digital-ad')}, digital-media ${count((o) => o.ticketType === 'digital-media')}, service ${count((o) => o.ticketType === 'service' && o.kind === 'ticket')}, not a ticket ${count((o) => o.kind === 'not-a-ticket')}, unknown type ${count((o) => o.kind === 'unknown-type')}, poison ${count((o) => o.kind === 'poison')})`,
     `changes during the run: new versions on ${count((o) => o.versions.length > 1)} objects (${objects.reduce((sum, o) => sum + o.versions.length - 1, 0)} versions), late final tags ${count((o) => o.mutation === 'late-final')}, unrelated tags ${verdict.unrelatedTags.applied}, deletes ${verdict.deleted.total}, malformed/test messages ${MALFORMED_BODIES.length}`,
-    `exported: ${verdict.exported} objects at their expected path with their newest version's content hash${verdict.objects > objects.length ? ' (the 5 GiB object included)' : ''}`,
+    `exported: ${verdict.exported} objects with their newest version's content hash at the path their ledger item names${verdict.objects > objects.length ? ' (the 5 GiB object included)' : ''}: ${verdict.renamed} under a renamed name (another ticket's file held it), ${verdict.sharedIdentical} sharing one file with identical bytes`,
+    `dropbox: ${verdict.dropboxFiles} files under the base folder; ledger: ${verdict.ledgerItems} items read`,
+    `path clash: ${PATH_CLASH.folderFile.slice(0, PATH_CLASH.folderFile.indexOf('/', BASE_FOLDER.length + 1))} is an earlier deployment's alias folder (left as it is); the file named ${PATH_CLASH.key.slice(PATH_CLASH.key.lastIndexOf('/') + 1)} went to ${verdict.exportedPaths.get(PATH_CLASH.key) ?? 'nowhere'}`,
     `skipped by reason (objects): ${formatCounts(verdict.skippedByReason)}`,
     `deleted: ${verdict.deleted.total} (${verdict.deleted.exportedBeforeDelete} exported before their delete and kept: deletes are not propagated)`,
     `outcomes (events, redeliveries included): ${formatCounts(byDecision)}; skipped by reason: ${formatCounts(byReason)}`,
@@ -471,6 +600,8 @@ function printReport(report: {
     `5 GiB object (S3 -> SQS -> function -> Dropbox): ${report.fiveGib}`,
     `lost: ${verdict.lost}`,
     `duplicates: ${verdict.duplicates}`,
+    `files at a path whose ledger item names another object: ${verdict.ownedByAnother}`,
+    `files holding no object's bytes: ${verdict.unexpected}`,
     ...(verdict.problems.length === 0
       ? ['checks: all passed']
       : ['problems:', ...verdict.problems.map((p) => `  ${p}`)]),
