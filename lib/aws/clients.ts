@@ -21,6 +21,16 @@ export interface AwsClientOptions {
   readonly region?: string | undefined;
   /** The environment to read custom endpoints and timeouts from. @default process.env */
   readonly env?: NodeJS.ProcessEnv;
+  /** Where the SDK's own warnings go (it writes to the console when a client has no logger). */
+  readonly logger?: AwsSdkLogger | undefined;
+}
+
+/** The logger shape the AWS SDK v3 clients take (`logger` in their config). */
+export interface AwsSdkLogger {
+  debug(...content: unknown[]): void;
+  info(...content: unknown[]): void;
+  warn(...content: unknown[]): void;
+  error(...content: unknown[]): void;
 }
 
 /** The bounds of one AWS call. */
@@ -79,6 +89,7 @@ export function awsClientConfig(endpointVariable: string | undefined, options: A
   return {
     region: options.region,
     ...(endpoint ? { endpoint } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
     requestHandler: boundedRequestHandler(env),
   };
 }

@@ -91,6 +91,8 @@ export interface LocalStackOptions {
   readonly onOutcome?: (outcome: SyncOutcome, messageId: string) => void;
   readonly onFailure?: (failure: RecordFailure) => void;
   readonly onError?: (error: unknown) => void;
+  /** Told when the S3 proxy could not send an object's notification. @default a line on stderr */
+  readonly onNotifyError?: (error: unknown, bucket: string, key: string) => void;
   /** Told of every receipt the local EventBridge accepted. */
   readonly onReceipt?: (event: DeliveredEvent) => void;
   /** Fixed ports (0 = any free port). */
@@ -243,6 +245,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       directory: join(dir, 's3'),
       buckets: [bucket],
       prefix: keyPrefix,
+      onNotifyError: options.onNotifyError,
       notify: async (body) => {
         await sqsClient.send(
           new SendMessageCommand({ QueueUrl: sqs.queueUrl(queueName), MessageBody: body }),

@@ -231,6 +231,13 @@ async function main(options: StartOptions): Promise<number> {
     onError: (error) => {
       if (!stopping) console.error(`${palette.red}poller error${palette.reset}: ${errorMessage(error)}`);
     },
+    // Ctrl-C closes the stack under uploads in flight: their notifications fail then, and that is no news.
+    onNotifyError: (error, bucket, key) => {
+      if (!stopping)
+        console.error(
+          `${palette.red}local S3${palette.reset}: the notification for s3://${bucket}/${key} failed: ${errorMessage(error)}`,
+        );
+    },
     onReceipt: (event: DeliveredEvent) =>
       say(`${palette.dim}receipt ${palette.reset} ${describeReceipt(event)}`),
   });
@@ -244,7 +251,19 @@ async function main(options: StartOptions): Promise<number> {
   Dropbox ${outputs.Endpoints.dropbox ?? 'the real Dropbox'}${stack.dropbox ? `  (files under ${options.dir}/dropbox/home/)` : ''}
 `);
 
-  const s3 = createS3Client({ env: stack.env });
+  // The SDK warns on the console when a streamed upload fails; Ctrl-C during the demo's uploads is not a failure.
+  const quietWhenStopping = (...args: unknown[]) => {
+    if (!stopping) console.warn(...args);
+  };
+  const s3 = createS3Client({
+    env: stack.env,
+    logger: {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: quietWhenStopping,
+      error: quietWhenStopping,
+    },
+  });
   const settings = parseSettings(
     await loadRawSettings(createSsmClient({ env: stack.env }), outputs.SettingsPath),
   );
