@@ -1,14 +1,27 @@
 /**
  * One SQS record of the sync queue: its body is an S3 notification. Turns every S3 event in it into an outcome
- * (exported or skipped with a reason) or a failure that the queue retries after a delay of its own.
+ * (exported or skipped with a reason) or a failure, routed by its kind (lib/errors.ts):
+ * - `transient` (and a record stopped by the deadline): the record fails and comes back after a delay of its own
+ *   (`ChangeMessageVisibility`), then, after 5 receives, moves to the DLQ;
+ * - `blocked`: the message goes to the DLQ at once with its reason in message attributes, and the record is done;
+ * - `account`: the circuit breaker opens (the flow stops), and a fresh copy of the message goes back on the queue
+ *   while the record is reported done: the copy's receive count starts again, so an account-wide failure never
+ *   counts toward the DLQ, however long it lasts.
  */
+import type { BreakerTrip, CircuitBreaker } from './breaker.ts';
 import type { CommitGroup } from './commit-group.ts';
 import { errorMessage, isAbortError, isSyncError } from './errors.ts';
 import type { InvocationDeadlines } from './invocation.ts';
 import type { SyncLog, SyncMetrics } from './observability.ts';
 import { backoffDelayMs, nextDelayMs } from './retry.ts';
-import { MalformedEventError, parseS3Message } from './s3-event.ts';
+import { MalformedEventError, parseS3Message, type S3ObjectEvent } from './s3-event.ts';
 import { type SyncDeps, type SyncOutcome, syncObjectEvent } from './sync.ts';
+
+/** A message attribute as Lambda's event source mapping passes it. */
+export interface QueueMessageAttribute {
+  readonly dataType: string;
+  readonly stringValue?: string | undefined;
+}
 
 /** The fields of an SQS record the sync reads. */
 export interface QueueRecord {
@@ -18,12 +31,31 @@ export interface QueueRecord {
   /** The queue's ARN, as Lambda's event source mapping sets it. */
   readonly eventSourceARN?: string | undefined;
   readonly attributes?: { readonly ApproximateReceiveCount?: string | undefined } | undefined;
+  readonly messageAttributes?: Readonly<Record<string, QueueMessageAttribute>> | undefined;
 }
 
-/** Puts a failed record back on the queue after a delay of its own (`ChangeMessageVisibility`). */
+/** Why a message goes to the DLQ at once: its failure, in message attributes beside the body. */
+export interface DeadLetterReason {
+  readonly kind: string;
+  readonly code: string;
+  readonly message: string;
+  /** `s3://bucket/key` of the event that failed. */
+  readonly object: string;
+}
+
+/**
+ * Where a failed record goes next, on its queue. Every call is bounded by `signal` (the invocation's final deadline).
+ */
 export interface RetryScheduler {
-  /** `signal` bounds the call (the invocation's final deadline). */
+  /** The record comes back after `delaySeconds` (`ChangeMessageVisibility`); this receive counts toward the DLQ. */
   deferRetry(record: QueueRecord, delaySeconds: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * A fresh copy of the record's message goes to the queue, received no sooner than `delaySeconds` (at most 900,
+   * SQS's `DelaySeconds` limit); the caller then reports the record done. The copy's receive count starts at 0.
+   */
+  requeue(record: QueueRecord, delaySeconds: number, signal?: AbortSignal): Promise<void>;
+  /** The record's message goes to the dead-letter queue now, its reason in message attributes. */
+  deadLetter(record: QueueRecord, reason: DeadLetterReason, signal?: AbortSignal): Promise<void>;
 }
 
 /** What {@link processQueueRecord} needs. */
@@ -41,6 +73,13 @@ export interface RecordDeps extends SyncDeps {
    * others' in one batch. Without it, each file commits on its own.
    */
   readonly commitGroup?: CommitGroup | undefined;
+  /** Opened by an account-wide failure. Without it, such records are still requeued, never dead-lettered. */
+  readonly breaker?: CircuitBreaker | undefined;
+  /**
+   * The delay of a requeued copy after an account-wide failure, in seconds: fixed, instead of
+   * {@link ACCOUNT_BACKOFF} (`ACCOUNT_RETRY_DELAY_SECONDS`, which tests shorten).
+   */
+  readonly accountDelaySeconds?: number | undefined;
 }
 
 /** Backoff of a transient failure between queue receives: 10 s doubling, up to 15 minutes. */
@@ -51,6 +90,10 @@ export const ACCOUNT_BACKOFF = { baseMs: 5 * 60_000, capMs: 15 * 60_000 } as con
 const ABORTED_RETRY_SECONDS = 5;
 /** SQS's upper bound for a visibility timeout. */
 const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+/** SQS's upper bound for a message's `DelaySeconds`. */
+export const MAX_DELAY_SECONDS = 900;
+/** The message attribute that counts a message's requeues after account-wide failures. */
+export const REQUEUES_ATTRIBUTE = 'tds-requeues';
 
 /** A failed S3 event, as reported to {@link RecordDeps.onFailure}. */
 export interface RecordFailure {
@@ -61,6 +104,11 @@ export interface RecordFailure {
   readonly code: string;
   readonly message: string;
   readonly retryInSeconds: number;
+  /**
+   * What happened to the record: `retry` (it comes back and counts a receive), `dead-letter` (the DLQ now) or
+   * `requeue` (a fresh copy waits in the queue while the breaker is open).
+   */
+  readonly route: 'retry' | 'dead-letter' | 'requeue';
 }
 
 /** The error a failed record is reported with. */
@@ -194,6 +242,7 @@ async function processMessage(
   }
 
   const outcomes: SyncOutcome[] = [];
+  let blocked: EventFailure | undefined;
   for (const event of parsed.records) {
     const started = Date.now();
     try {
@@ -220,46 +269,191 @@ async function processMessage(
       }
       const kind =
         isAbortError(error) || signal?.aborted ? 'aborted' : isSyncError(error) ? error.kind : 'transient';
-      const code = kind === 'aborted' ? 'deadline' : isSyncError(error) ? error.code : 'unexpected-error';
-      const delaySeconds = retryDelaySeconds(
-        signal?.aborted ? signal.reason : error,
-        receiveCount,
-        deps.random,
-      );
-      deps.metrics.failed(kind);
-      deps.log.error('failed', {
-        messageId: record.messageId,
-        bucket: event.bucket,
-        key: event.key,
-        eventName: event.eventName,
-        decision: 'failed',
+      const failure: EventFailure = {
+        event,
+        error,
         kind,
-        reason: code,
-        reasonMessage: errorMessage(error),
-        receiveCount,
-        retryInSeconds: delaySeconds,
+        code: kind === 'aborted' ? 'deadline' : isSyncError(error) ? error.code : 'unexpected-error',
         durationMs: Date.now() - started,
-      });
-      deps.onFailure?.({
-        messageId: record.messageId,
-        bucket: event.bucket,
-        key: event.key,
-        kind,
-        code,
-        message: errorMessage(error),
-        retryInSeconds: delaySeconds,
-      });
-      try {
-        await deps.retries.deferRetry(record, delaySeconds, deadlines?.final);
-      } catch (deferError) {
-        // The record still fails and comes back after the queue's own visibility timeout.
-        deps.log.warn('could not set the retry delay', {
-          messageId: record.messageId,
-          error: errorMessage(deferError),
-        });
+      };
+      if (kind === 'blocked') {
+        // The message's other events still run: they export now, and again harmlessly after a redrive.
+        blocked ??= failure;
+        continue;
       }
-      throw new RecordFailedError(`${event.key}: ${code}`, { kind, code, delaySeconds, cause: error });
+      if (kind === 'account' && (await requeueAccountWide(record, failure, deps, deadlines))) return outcomes;
+      await failWithRetry(record, failure, receiveCount, deps, deadlines);
     }
   }
+  if (blocked !== undefined && !(await deadLetterBlocked(record, blocked, deps, deadlines))) {
+    await failWithRetry(record, blocked, receiveCount, deps, deadlines);
+  }
   return outcomes;
+}
+
+/** One S3 event that failed, with its classification. */
+interface EventFailure {
+  readonly event: S3ObjectEvent;
+  readonly error: unknown;
+  readonly kind: string;
+  readonly code: string;
+  readonly durationMs: number;
+}
+
+function describeObject(event: S3ObjectEvent): string {
+  return `s3://${event.bucket}/${event.key}`;
+}
+
+function reportFailure(
+  record: QueueRecord,
+  failure: EventFailure,
+  deps: RecordDeps,
+  route: RecordFailure['route'],
+  retryInSeconds: number,
+  extra: Record<string, unknown> = {},
+): void {
+  const { event, kind, code, error } = failure;
+  deps.metrics.failed(kind);
+  deps.log.error(route === 'dead-letter' ? 'blocked' : 'failed', {
+    messageId: record.messageId,
+    bucket: event.bucket,
+    key: event.key,
+    eventName: event.eventName,
+    decision: route === 'dead-letter' ? 'blocked' : 'failed',
+    kind,
+    reason: code,
+    reasonMessage: errorMessage(error),
+    route,
+    retryInSeconds,
+    durationMs: failure.durationMs,
+    ...extra,
+  });
+  deps.onFailure?.({
+    messageId: record.messageId,
+    bucket: event.bucket,
+    key: event.key,
+    kind,
+    code,
+    message: errorMessage(error),
+    retryInSeconds,
+    route,
+  });
+}
+
+/** The record fails and comes back after its own delay; this receive counts toward the DLQ. Always throws. */
+async function failWithRetry(
+  record: QueueRecord,
+  failure: EventFailure,
+  receiveCount: number,
+  deps: RecordDeps,
+  deadlines: InvocationDeadlines | undefined,
+): Promise<never> {
+  const delaySeconds = retryDelaySeconds(
+    deadlines?.work.aborted ? deadlines.work.reason : failure.error,
+    receiveCount,
+    deps.random,
+  );
+  reportFailure(record, failure, deps, 'retry', delaySeconds, { receiveCount });
+  try {
+    await deps.retries.deferRetry(record, delaySeconds, deadlines?.final);
+  } catch (deferError) {
+    // The record still fails and comes back after the queue's own visibility timeout.
+    deps.log.warn('could not set the retry delay', {
+      messageId: record.messageId,
+      error: errorMessage(deferError),
+    });
+  }
+  throw new RecordFailedError(`${failure.event.key}: ${failure.code}`, {
+    kind: failure.kind,
+    code: failure.code,
+    delaySeconds,
+    cause: failure.error,
+  });
+}
+
+/**
+ * A refusal the rules did not foresee: the message goes to the DLQ now, with its reason. Returns false when it could
+ * not be sent there (the record then fails as usual and reaches the DLQ after its receives).
+ */
+async function deadLetterBlocked(
+  record: QueueRecord,
+  failure: EventFailure,
+  deps: RecordDeps,
+  deadlines: InvocationDeadlines | undefined,
+): Promise<boolean> {
+  try {
+    await deps.retries.deadLetter(
+      record,
+      {
+        kind: failure.kind,
+        code: failure.code,
+        message: errorMessage(failure.error),
+        object: describeObject(failure.event),
+      },
+      deadlines?.final,
+    );
+  } catch (sendError) {
+    deps.log.warn('could not send the blocked record to the dead-letter queue', {
+      messageId: record.messageId,
+      error: errorMessage(sendError),
+    });
+    return false;
+  }
+  reportFailure(record, failure, deps, 'dead-letter', 0);
+  return true;
+}
+
+/** How many times this message was requeued after account-wide failures (its copies carry the count). */
+export function requeueCount(record: QueueRecord): number {
+  const value = Number(record.messageAttributes?.[REQUEUES_ATTRIBUTE]?.stringValue ?? '0');
+  return Number.isInteger(value) && value > 0 ? value : 0;
+}
+
+/** The delay of a requeued copy: minutes, growing with its requeues, within SQS's `DelaySeconds` limit. */
+export function accountDelaySeconds(
+  record: QueueRecord,
+  deps: Pick<RecordDeps, 'accountDelaySeconds' | 'random'>,
+): number {
+  if (deps.accountDelaySeconds !== undefined) return Math.min(MAX_DELAY_SECONDS, deps.accountDelaySeconds);
+  const ms = backoffDelayMs(requeueCount(record), { ...ACCOUNT_BACKOFF, random: deps.random });
+  return Math.min(MAX_DELAY_SECONDS, Math.max(1, Math.ceil(ms / 1000)));
+}
+
+/**
+ * An account-wide failure: the breaker opens, and a fresh copy of the message waits in the queue while the record
+ * is reported done, so that the failure never counts toward the DLQ. Returns false when the copy could not be sent
+ * (the record then fails as usual, with the account-wide backoff).
+ */
+async function requeueAccountWide(
+  record: QueueRecord,
+  failure: EventFailure,
+  deps: RecordDeps,
+  deadlines: InvocationDeadlines | undefined,
+): Promise<boolean> {
+  const trip: BreakerTrip = {
+    code: failure.code,
+    message: errorMessage(failure.error),
+    object: describeObject(failure.event),
+  };
+  try {
+    await deps.breaker?.trip(trip, deadlines?.final);
+  } catch (tripError) {
+    // The copy below still keeps the record out of the DLQ; the alarm fires on the failure's metric.
+    deps.log.error('could not open the circuit breaker', {
+      messageId: record.messageId,
+      error: errorMessage(tripError),
+    });
+  }
+  const delaySeconds = accountDelaySeconds(record, deps);
+  try {
+    await deps.retries.requeue(record, delaySeconds, deadlines?.final);
+  } catch (sendError) {
+    deps.log.warn('could not requeue the record', {
+      messageId: record.messageId,
+      error: errorMessage(sendError),
+    });
+    return false;
+  }
+  reportFailure(record, failure, deps, 'requeue', delaySeconds, { requeues: requeueCount(record) + 1 });
+  return true;
 }

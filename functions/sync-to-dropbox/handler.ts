@@ -16,9 +16,11 @@ import {
   createSsmClient,
 } from '../../lib/aws/clients.ts';
 import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
+import { flowControlStoreFromEnv, flowSwitchFromEnv } from '../../lib/aws/flow-control-env.ts';
 import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { createSettingsLoader } from '../../lib/aws/settings-store.ts';
 import { createSqsRetryScheduler } from '../../lib/aws/sqs-retry-scheduler.ts';
+import { type CircuitBreaker, createCircuitBreaker, describeBreakerHold } from '../../lib/breaker.ts';
 import { CommitGroup } from '../../lib/commit-group.ts';
 import { DEFAULT_UPLOAD_TUNING, getDropboxClient, type UploadTuning } from '../../lib/dropbox/client.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -57,6 +59,33 @@ function numberFrom(value: string | undefined, fallback: number, minimum = 1): n
     : fallback;
 }
 
+/**
+ * The circuit breaker (lib/breaker.ts) when the environment configures its store and switch; without one, an
+ * account-wide failure still requeues its record (never the DLQ), only the flow does not stop.
+ */
+function breakerFromEnv(
+  env: NodeJS.ProcessEnv,
+  ssm: ReturnType<typeof createSsmClient>,
+  logger: Logger,
+  metrics: Metrics,
+): CircuitBreaker | undefined {
+  const store = flowControlStoreFromEnv(env);
+  const flow = flowSwitchFromEnv(env, ssm);
+  if (store === undefined || flow === undefined) return undefined;
+  return createCircuitBreaker({
+    store,
+    flow,
+    events: {
+      opened: (control) => {
+        metrics.addMetric('BreakerOpen', MetricUnit.Count, 1);
+        logger.error('circuit breaker opened: the flow stops', { breaker: describeBreakerHold(control) });
+      },
+      failed: (error) =>
+        logger.error('the circuit breaker could not stop the flow', { error: errorMessage(error) }),
+    },
+  });
+}
+
 /** Builds the handler's dependencies from the environment (AWS clients created once, reused while warm). */
 export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
   const env = options.env ?? process.env;
@@ -64,8 +93,9 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
   const settingsPath = env.SETTINGS_PATH ?? `/ticket-dropbox-sync/${instance}/`;
   const logger = options.logger ?? createLogger(instance);
   const metrics = createMetrics(instance, logger);
+  const ssm = createSsmClient({ env });
   const settings = createSettingsLoader({
-    ssm: createSsmClient({ env }),
+    ssm,
     path: settingsPath,
     ttlMs: numberFrom(env.SETTINGS_CACHE_TTL_SECONDS, 60, 0) * 1000,
   });
@@ -93,7 +123,15 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
         onRetry: (info) => logger.warn('dropbox retry', { ...info }),
         ...(options.dropboxFetch === undefined ? {} : { fetch: options.dropboxFetch }),
       }),
-    retries: createSqsRetryScheduler(createSqsClient({ env }), env.QUEUE_URL || undefined),
+    retries: createSqsRetryScheduler(createSqsClient({ env }), {
+      queueUrl: env.QUEUE_URL || undefined,
+      deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL || undefined,
+    }),
+    accountDelaySeconds:
+      env.ACCOUNT_RETRY_DELAY_SECONDS === undefined
+        ? undefined
+        : numberFrom(env.ACCOUNT_RETRY_DELAY_SECONDS, 300, 0),
+    breaker: breakerFromEnv(env, ssm, logger, metrics),
     onOutcome: options.onOutcome,
     onFailure: options.onFailure,
     deadlineMarginMs: numberFrom(env.DEADLINE_MARGIN_MS, 10_000),

@@ -151,6 +151,41 @@ function holdsTheClient(failure: DropboxApiError): boolean {
   return failure.retryAfterMs !== undefined && !failure.summaryTags.includes('too_many_write_operations');
 }
 
+/** The account's space, as `users/get_space_usage` reports it. */
+export interface DropboxSpace {
+  /** Bytes used by the account (the team's, for a team allocation). */
+  readonly used: number;
+  /** Bytes allocated to it; `undefined` when Dropbox does not say (an allocation of another kind). */
+  readonly allocated: number | undefined;
+  /** True when no file can be written: the account (or, under a `stop_sync` member limit, the member) is full. */
+  readonly full: boolean;
+}
+
+/**
+ * Reads `SpaceUsage` (users.stone): an `individual` allocation is full at `used >= allocated`; a `team` one when the
+ * team's `used >= allocated`, or when the member has a limit (`user_within_team_space_allocated` > 0, 0 meaning
+ * none) of type `stop_sync` and has reached it (`alert_only` only warns).
+ */
+export function toDropboxSpace(usage: users.SpaceUsage): DropboxSpace {
+  const allocation = usage.allocation;
+  if (allocation['.tag'] === 'individual') {
+    return { used: usage.used, allocated: allocation.allocated, full: usage.used >= allocation.allocated };
+  }
+  if (allocation['.tag'] === 'team') {
+    const memberLimit = allocation.user_within_team_space_allocated;
+    const memberFull =
+      memberLimit > 0 &&
+      allocation.user_within_team_space_limit_type['.tag'] === 'stop_sync' &&
+      allocation.user_within_team_space_used_cached >= memberLimit;
+    return {
+      used: allocation.used,
+      allocated: allocation.allocated,
+      full: allocation.used >= allocation.allocated || memberFull,
+    };
+  }
+  return { used: usage.used, allocated: undefined, full: false };
+}
+
 /** Dropbox names the root folder `""` in `list_folder`. */
 function toListPath(path: string): string {
   return path === '/' ? '' : path;
@@ -221,6 +256,16 @@ export class DropboxClient implements DropboxTarget {
     );
     this.#root.remember(account);
     return account;
+  }
+
+  /** `users/get_space_usage`: how full the account is. */
+  async getSpaceUsage(signal?: AbortSignal): Promise<DropboxSpace> {
+    return toDropboxSpace(
+      await this.#call('users/get_space_usage', (sdk, o) => sdk.usersGetSpaceUsage(o), {
+        signal,
+        pathRoot: false,
+      }),
+    );
   }
 
   /** `files/get_metadata`: the file at `path`, or `null` when nothing (or a folder) is there. */

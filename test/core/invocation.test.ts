@@ -97,6 +97,8 @@ describe('the sync handler at its deadline', () => {
         deferRetry: async (record) => {
           deferred.push(record.messageId);
         },
+        requeue: async () => undefined,
+        deadLetter: async () => undefined,
       },
     });
     const context = { getRemainingTimeInMillis: () => 3000 } as unknown as Context;

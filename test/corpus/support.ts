@@ -64,7 +64,11 @@ export async function processBody(
     log,
     metrics,
     // No queue message behind this record: nothing to defer.
-    retries: { deferRetry: async () => undefined },
+    retries: {
+      deferRetry: async () => undefined,
+      requeue: async () => undefined,
+      deadLetter: async () => undefined,
+    },
   };
   let outcomes: SyncOutcome[] = [];
   let error: unknown;

@@ -231,6 +231,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       INSTANCE_NAME: instance,
       SETTINGS_PATH: settingsPath,
       QUEUE_URL: sqs.queueUrl(queueName),
+      DEAD_LETTER_QUEUE_URL: sqs.queueUrl(dlqName),
       KEY_PREFIX: keyPrefix,
       SETTINGS_CACHE_TTL_SECONDS: String(options.settingsTtlSeconds ?? 2),
       POWERTOOLS_METRICS_DISABLED: 'true',

@@ -131,6 +131,9 @@ interface RouteSpec {
   readonly handle: (context: RouteContext) => Promise<unknown>;
 }
 
+/** The emulated account's quota (2 TiB, a Dropbox Plus plan), reported by `users/get_space_usage`. */
+const EMULATED_QUOTA_BYTES = 2 * 1024 ** 4;
+
 /** Dropbox's limit on the data of one request. */
 export const MAX_REQUEST_BYTES = 150 * 1024 * 1024;
 const RPC_BODY_LIMIT = 1024 * 1024;
@@ -326,6 +329,32 @@ export async function startDropboxEmulator(options: DropboxEmulatorOptions): Pro
   };
 
   const routes: Record<string, RouteSpec> = {
+    // users.stone: `route get_space_usage (Void, SpaceUsage, Void)`, scope `account_info.read`. `SpaceUsage` is
+    // `used` (bytes) and `allocation`: `individual` {allocated} or `team` {used, allocated,
+    // user_within_team_space_allocated (0: no limit), user_within_team_space_limit_type, …used_cached}. While
+    // `setInsufficientSpace(true)` holds, the account is reported full (used = allocated).
+    'users/get_space_usage': {
+      style: 'rpc',
+      scope: 'account_info.read',
+      handle: async () => {
+        const allocated = EMULATED_QUOTA_BYTES;
+        const used = store.insufficientSpace ? allocated : Math.min(allocated, store.usedBytes());
+        if (store.account.teamNamespaceId === undefined) {
+          return { used, allocation: { '.tag': 'individual', allocated } };
+        }
+        return {
+          used,
+          allocation: {
+            '.tag': 'team',
+            used,
+            allocated,
+            user_within_team_space_allocated: 0,
+            user_within_team_space_limit_type: { '.tag': 'off' },
+            user_within_team_space_used_cached: used,
+          },
+        };
+      },
+    },
     'users/get_current_account': {
       style: 'rpc',
       scope: 'account_info.read',

@@ -165,6 +165,15 @@ export class DropboxStore {
   #writeQueued = false;
   insufficientSpace = false;
 
+  /** Bytes the account's files take (every namespace), as `users/get_space_usage` reports `used`. */
+  usedBytes(): number {
+    let used = 0;
+    for (const ns of Object.values(this.#namespaces)) {
+      for (const entry of ns.entries.values()) if (entry.tag === 'file') used += entry.size;
+    }
+    return used;
+  }
+
   private constructor(root: string, index: IndexFile) {
     this.root = root;
     this.account = index.account;
