@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   ArnFormat,
   CfnOutput,
@@ -13,8 +12,7 @@ import {
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { LogLevel, NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -23,8 +21,11 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/powertools.ts';
 import { ExportLedger } from './export-ledger.ts';
+import { mappingIdParameterName } from './breaker.ts';
+import { FUNCTION_BUNDLING, LOCK_FILE, REPO_ROOT } from './function-bundling.ts';
 import { acknowledgeNagRule, acknowledgeWildcardResource } from './nag.ts';
 import { ExportReceipts } from './receipts.ts';
+import { QueueConsumer } from './queue-consumer.ts';
 import { ScopedSqsDestination } from './scoped-sqs-destination.ts';
 import {
   resolveDeploymentSettings,
@@ -33,17 +34,10 @@ import {
 } from './stack-settings.ts';
 import { alarmNamePrefix, SyncMonitoring } from './sync-monitoring.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+export { ESM_REQUIRE_BANNER } from './function-bundling.ts';
 
 /** The function's entry: exports `handler`. */
 export const FUNCTION_ENTRY = join(REPO_ROOT, 'functions', 'sync-to-dropbox', 'handler.ts');
-
-/**
- * esbuild's banner for the ESM bundle: CommonJS dependencies (dropbox, parts of the AWS SDK) call `require`,
- * which an ES module does not have.
- */
-export const ESM_REQUIRE_BANNER =
-  "import { createRequire as __tdsCreateRequire } from 'node:module'; const require = __tdsCreateRequire(import.meta.url);";
 
 /** Props of {@link TicketDropboxSyncStack}: the deployment's props plus the usual stack props. */
 export interface TicketDropboxSyncStackProps extends StackProps, SyncDeploymentProps {}
@@ -66,7 +60,7 @@ export class TicketDropboxSyncStack extends Stack {
   readonly messagesKey: kms.Key;
   readonly exportLedger: ExportLedger;
   readonly function: NodejsFunction;
-  readonly eventSource: SqsEventSource;
+  readonly eventSource: lambda.EventSourceMapping;
   readonly alarmTopic: sns.Topic;
   readonly monitoring: SyncMonitoring;
   readonly receipts: ExportReceipts;
@@ -101,8 +95,9 @@ export class TicketDropboxSyncStack extends Stack {
       pendingWindow: Duration.days(7),
     });
 
-    // Holds what failed 5 times, for 14 days: longer than the source queue's 4, since a moved message keeps its
-    // first enqueue time.
+    // Holds what failed 5 times, for 14 days (SQS's maximum). A message moved here after its receives keeps its first
+    // enqueue time (SQS developer guide, "Setting-up dead-letter queue retention"), so it stays 14 days minus its time
+    // in the queue; a blocked record the function sends here itself is a new message and stays the full 14 days.
     this.deadLetterQueue = new sqs.Queue(this, 'DeadLetterQueue', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.messagesKey,
@@ -110,12 +105,13 @@ export class TicketDropboxSyncStack extends Stack {
       retentionPeriod: Duration.days(14),
     });
 
-    // Buffers the S3 notifications: retries under our control, a DLQ, and bounded concurrency.
+    // Buffers the S3 notifications: retries under our control, a DLQ, and bounded concurrency. Kept 14 days (SQS's
+    // maximum) so that records wait out an account-wide outage of up to two weeks while the breaker holds the flow.
     this.queue = new sqs.Queue(this, 'Queue', {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.messagesKey,
       enforceSSL: true,
-      retentionPeriod: Duration.days(4),
+      retentionPeriod: Duration.days(14),
       visibilityTimeout: Duration.seconds(settings.queueVisibilityTimeoutSeconds),
       maxMessageSizeBytes: 256 * 1024,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
@@ -153,7 +149,7 @@ export class TicketDropboxSyncStack extends Stack {
       entry: FUNCTION_ENTRY,
       handler: 'handler',
       projectRoot: REPO_ROOT,
-      depsLockFilePath: join(REPO_ROOT, 'package-lock.json'),
+      depsLockFilePath: LOCK_FILE,
       runtime: lambda.Runtime.NODEJS_24_X,
       architecture: lambda.Architecture.ARM_64,
       memorySize: settings.memorySize,
@@ -169,6 +165,8 @@ export class TicketDropboxSyncStack extends Stack {
         KEY_PREFIX: keyPrefix,
         QUEUE_URL: this.queue.queueUrl,
         LEDGER_TABLE: this.exportLedger.table.tableName,
+        DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        EVENT_SOURCE_MAPPING_PARAMETER: mappingIdParameterName(instanceName),
         UPLOAD_CHUNK_MIB: String(settings.uploadChunkMiB),
         UPLOAD_CHUNKS_IN_FLIGHT: String(settings.uploadChunksInFlight),
         UPLOAD_PIECE_STORE: settings.uploadPieceStore,
@@ -176,20 +174,7 @@ export class TicketDropboxSyncStack extends Stack {
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         NODE_OPTIONS: '--enable-source-maps',
       },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node24',
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        sourcesContent: false,
-        // The runtime's SDK version is not ours to pin: bundle the one the tests ran with.
-        bundleAwsSDK: true,
-        forceDockerBundling: false,
-        logLevel: LogLevel.WARNING,
-      },
+      bundling: FUNCTION_BUNDLING,
     });
 
     this.grantFunctionReads(role, settings);
@@ -202,18 +187,20 @@ export class TicketDropboxSyncStack extends Stack {
       ledgerReaderRoleArn: settings.ledgerReaderRoleArn,
     });
 
-    // Feeds the function batches; at most maxConcurrency instances write to one Dropbox namespace at once. Its
-    // consume grant includes sqs:ChangeMessageVisibility, with which the function sets each failed record's retry delay.
-    this.eventSource = new SqsEventSource(this.queue, {
+    // The queue's event source mapping, with scoped queue grants and the queue key through SQS only.
+    this.eventSource = new QueueConsumer(this, 'QueueConsumer', {
+      fn: this.function,
+      role,
+      queue: this.queue,
+      deadLetterQueue: this.deadLetterQueue,
+      key: this.messagesKey,
       batchSize: settings.batchSize,
       maxBatchingWindow:
         settings.maxBatchingWindowSeconds > 0
           ? Duration.seconds(settings.maxBatchingWindowSeconds)
           : undefined,
       maxConcurrency: settings.maxConcurrency,
-      reportBatchItemFailures: true,
-    });
-    this.function.addEventSource(this.eventSource);
+    }).mapping;
     // Where the alarms go; encrypted, and only this instance's alarms may publish.
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `ticket-dropbox-sync ${instanceName} alarms`,

@@ -40,8 +40,9 @@ export function dashboardName(instanceName: string): string {
 }
 
 /**
- * The alarms (DLQ has messages, oldest message too old, function errors, throttles, account-wide failures) and the
- * dashboard that shows from the console alone whether files are flowing.
+ * The alarms (DLQ has messages, oldest message too old, function errors, throttles, account-wide failures, the
+ * circuit breaker open, blocked records) and the dashboard that shows from the console alone whether files are
+ * flowing.
  */
 export class SyncMonitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
@@ -70,6 +71,22 @@ export class SyncMonitoring extends Construct {
       });
 
     const filesExported = syncMetric('FilesExported');
+    // Blocked records: RecordsFailed with kind=blocked (each went to the DLQ at once with its reason).
+    const blockedRecords = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'RecordsFailed',
+      dimensionsMap: { ...dimensions, kind: 'blocked' },
+      statistic: cloudwatch.Stats.SUM,
+      period: FIVE_MINUTES,
+    });
+    // 1 from the function when the breaker opens, then from the probe on each run while it holds the flow; 0 after.
+    const breakerOpen = new cloudwatch.Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'BreakerOpen',
+      dimensionsMap: dimensions,
+      statistic: cloudwatch.Stats.MAXIMUM,
+      period: Duration.minutes(1),
+    });
     const bytesExported = syncMetric('BytesExported');
     const accountWideFailures = syncMetric('AccountWideFailures');
     const perMinuteMax = { period: Duration.minutes(1), statistic: cloudwatch.Stats.MAXIMUM };
@@ -81,7 +98,12 @@ export class SyncMonitoring extends Construct {
     const throttles = fn.metricThrottles({ period: FIVE_MINUTES, statistic: cloudwatch.Stats.SUM });
 
     const prefix = alarmNamePrefix(instanceName);
-    const alarm = (id: string, name: string, description: string, options: AlarmSpec): cloudwatch.Alarm => {
+    const alarm = (
+      id: string,
+      name: string,
+      description: string,
+      options: AlarmSpec & Pick<cloudwatch.AlarmProps, 'treatMissingData'>,
+    ): cloudwatch.Alarm => {
       const created = new cloudwatch.Alarm(this, id, {
         alarmName: `${prefix}${name}`,
         alarmDescription: description,
@@ -130,8 +152,21 @@ export class SyncMonitoring extends Construct {
       alarm(
         'AccountWideFailuresAlarm',
         'account-wide-failures',
-        'Every file fails the same way (revoked Dropbox token, full Dropbox, invalid settings): fix it, or `ticket-dropbox-sync pause` meanwhile.',
+        'Every file fails the same way (revoked Dropbox token, full Dropbox, invalid settings): the circuit breaker stops the flow and the files wait in the queue. Fix the cause (`connect`, `config set`); the probe, or `resume`, starts the flow again.',
         { metric: accountWideFailures, ...atLeastOne },
+      ),
+      alarm(
+        'BreakerOpenAlarm',
+        'breaker-open',
+        'The circuit breaker holds the flow after an account-wide failure: files wait in the queue (kept 14 days). `ticket-dropbox-sync status` says why; the probe starts the flow again once the account is healthy.',
+        // Missing data keeps the state: the probe reports every few minutes, 1 while open and 0 once released.
+        { metric: breakerOpen, ...atLeastOne, treatMissingData: cloudwatch.TreatMissingData.IGNORE },
+      ),
+      alarm(
+        'BlockedRecordsAlarm',
+        'blocked-records',
+        'Dropbox refused a file for a reason the rules did not foresee (a path conflict, a malformed path, …): it is in the dead-letter queue with its reason. Fix the cause, then `ticket-dropbox-sync redrive`.',
+        { metric: blockedRecords, ...atLeastOne },
       ),
     ];
 
@@ -167,7 +202,10 @@ export class SyncMonitoring extends Construct {
       new cloudwatch.GraphWidget({
         title: 'Records failed, by kind',
         left: [searchByDimension('RecordsFailed', 'kind')],
-        right: [accountWideFailures.with({ label: 'Account-wide failures' })],
+        right: [
+          accountWideFailures.with({ label: 'Account-wide failures' }),
+          breakerOpen.with({ label: 'Breaker open' }),
+        ],
         width: 8,
       }),
       new cloudwatch.GraphWidget({

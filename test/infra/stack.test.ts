@@ -131,11 +131,11 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
     });
   });
 
-  it('encrypts the queue with its key, keeps messages 4 days and hides them 6 × the function timeout', () => {
+  it('encrypts the queue with its key, keeps messages 14 days (outages up to two weeks) and hides them 6 × the function timeout', () => {
     // Assess
     synth.template.hasResourceProperties('AWS::SQS::Queue', {
       KmsMasterKeyId: getAtt(synth.stack.messagesKey),
-      MessageRetentionPeriod: 4 * 24 * 3600,
+      MessageRetentionPeriod: 14 * 24 * 3600,
       VisibilityTimeout: 6 * 300,
       MaximumMessageSize: 262144,
       RedrivePolicy: { deadLetterTargetArn: getAtt(synth.stack.deadLetterQueue), maxReceiveCount: 5 },
@@ -143,7 +143,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
     synth.template.hasResourceProperties('AWS::Lambda::Function', { Timeout: 300, Runtime: 'nodejs24.x' });
   });
 
-  it('keeps dead letters 14 days, longer than the source queue, encrypted with the same key', () => {
+  it('keeps dead letters 14 days (SQS’s maximum), encrypted with the same key', () => {
     // Assess
     const dlq = synth.template.toJSON().Resources[logicalIdOf(synth.stack.deadLetterQueue)];
     expect(dlq.Properties).toEqual({
@@ -341,26 +341,34 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
     });
   });
 
-  it('grants the function consume and ChangeMessageVisibility on its queue and nothing it does not use', () => {
+  it('grants the function consume, retry delays, requeues and dead letters on its queues, and nothing it does not use', () => {
     // Act
     const statements = functionPolicyStatements(synth);
     const actions = new Set(statements.flatMap(actionsOf));
 
     // Assess
-    expect(statements).toContainEqual(
-      expect.objectContaining({
-        Action: expect.arrayContaining([
-          'sqs:ReceiveMessage',
-          'sqs:DeleteMessage',
-          'sqs:ChangeMessageVisibility',
-        ]),
-        Resource: getAtt(synth.stack.queue),
-      }),
-    );
+    expect(statements).toContainEqual({
+      Sid: 'ConsumeQueue',
+      Effect: 'Allow',
+      Action: [
+        'sqs:ChangeMessageVisibility',
+        'sqs:DeleteMessage',
+        'sqs:GetQueueAttributes',
+        'sqs:ReceiveMessage',
+      ],
+      Resource: getAtt(synth.stack.queue),
+    });
+    expect(statements).toContainEqual({
+      Sid: 'RequeueAndDeadLetter',
+      Effect: 'Allow',
+      Action: 'sqs:SendMessage',
+      Resource: [getAtt(synth.stack.deadLetterQueue), getAtt(synth.stack.queue)],
+    });
     expect([...actions].sort()).toEqual(
       [
         'events:PutEvents',
         'kms:Decrypt',
+        'kms:GenerateDataKey',
         'logs:CreateLogStream',
         'logs:PutLogEvents',
         's3:GetObject',
@@ -371,11 +379,35 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
         'sqs:ChangeMessageVisibility',
         'sqs:DeleteMessage',
         'sqs:GetQueueAttributes',
-        'sqs:GetQueueUrl',
         'sqs:ReceiveMessage',
+        'sqs:SendMessage',
         'ssm:GetParametersByPath',
       ].sort(),
     );
+  });
+
+  it('lets the function use the queue key only through SQS (kms:ViaService)', () => {
+    // Act
+    const keyStatements = functionPolicyStatements(synth).filter(
+      (statement) =>
+        statement.Resource !== undefined &&
+        JSON.stringify(statement.Resource).includes(logicalIdOf(synth.stack.messagesKey)),
+    );
+
+    // Assess
+    expect(keyStatements).toEqual([
+      {
+        Sid: 'UseQueueKeyThroughSqs',
+        Effect: 'Allow',
+        Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+        Resource: getAtt(synth.stack.messagesKey),
+        Condition: {
+          StringEquals: {
+            'kms:ViaService': { 'Fn::Join': ['', ['sqs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] },
+          },
+        },
+      },
+    ]);
   });
 
   it('attaches no managed policy to the function role', () => {
@@ -423,12 +455,30 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
     synth.template.resourceCountIs('AWS::SSM::Parameter', 0);
   });
 
-  it('raises the five alarms to the encrypted alarm topic, with and without email', () => {
+  it('raises the seven alarms to the encrypted alarm topic, with and without email', () => {
     // Prepare
     const topicRef = { Ref: logicalIdOf(synth.stack.alarmTopic) };
 
     // Assess
-    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+    synth.template.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'TicketDropboxSync-default-breaker-open',
+      Namespace: 'TicketDropboxSync',
+      MetricName: 'BreakerOpen',
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 1,
+      TreatMissingData: 'ignore',
+      AlarmActions: [topicRef],
+      OKActions: [topicRef],
+    });
+    synth.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'TicketDropboxSync-default-blocked-records',
+      MetricName: 'RecordsFailed',
+      Dimensions: Match.arrayWith([{ Name: 'kind', Value: 'blocked' }]),
+      Threshold: 1,
+      AlarmActions: [topicRef],
+    });
     synth.template.hasResourceProperties('AWS::SNS::Topic', {
       KmsMasterKeyId: getAtt(synth.stack.messagesKey),
     });
