@@ -13,6 +13,7 @@ import type { SSMClient } from '@aws-sdk/client-ssm';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import {
+  awsClientConfig,
   createDynamoDbClient,
   createS3Client,
   createSqsClient,
@@ -45,7 +46,8 @@ export interface DeploymentOutputs {
   readonly eventSourceMappingId: string | undefined;
   /** The key prefix the notifications watch, when the deployment reports it. */
   readonly keyPrefix: string | undefined;
-  /** The export ledger's table (output `LedgerTableName`); absent in a stack deployed before the ledger. */
+  /** The export ledger's table (output `LedgerTableName`); absent in a stack deployed before the ledger.
+   * It holds the circuit breaker's control item too. */
   readonly ledgerTableName: string | undefined;
 }
 
@@ -391,7 +393,7 @@ export function createDeploymentClients(deployment: Deployment, env: NodeJS.Proc
     },
     async lambda() {
       const { LambdaClient } = await import('@aws-sdk/client-lambda');
-      lambda ??= remember(new LambdaClient({ region: deployment.region }));
+      lambda ??= remember(new LambdaClient(awsClientConfig('AWS_ENDPOINT_URL_LAMBDA', options)));
       return lambda;
     },
     get dynamodb() {

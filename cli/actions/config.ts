@@ -15,6 +15,7 @@ import {
 } from '../../lib/settings.ts';
 import type { CommandContext } from '../context.ts';
 import { CliUsageError, CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
+import { releaseBreakerAfterFix } from '../flow.ts';
 import { formatTable } from '../format.ts';
 import { type CliIo, printJson, printLines, readLine } from '../io.ts';
 import { deleteSetting, type ParameterStorage, putSetting } from '../settings-store.ts';
@@ -209,11 +210,14 @@ export async function setConfig(
   await putSetting(clients.ssm, deployment.outputs.settingsPath, name, stored, storage);
   const where = normaliseSettingsPath(deployment.outputs.settingsPath);
   const given = stored === value ? '' : ` (given as ${JSON.stringify(value)})`;
+  // A setting may be the fix of what opened the breaker: the flow starts at once (and if not, it opens again).
+  const released = await releaseBreakerAfterFix(deployment, clients, 'cli config set');
   printLines(
     context.io,
     storage.secure
       ? `Set ${name} under ${where} (SecureString, KMS key ${storage.kmsKeyId}).`
       : `Set ${name} = ${JSON.stringify(stored)} under ${where}${given}.`,
+    ...(released === undefined ? [] : [released]),
   );
   return EXIT_OK;
 }
@@ -224,10 +228,15 @@ export async function unsetConfig(context: CommandContext, name: string): Promis
   const deployment = await context.deployment();
   const clients = await context.clients();
   const existed = await deleteSetting(clients.ssm, deployment.outputs.settingsPath, name);
+  const released = await releaseBreakerAfterFix(deployment, clients, 'cli config unset');
   const fallback =
     definition.default === undefined
       ? 'it is now not set'
       : `the default ${JSON.stringify(definition.default)} applies`;
-  printLines(context.io, existed ? `Removed ${name}: ${fallback}.` : `${name} was not set: ${fallback}.`);
+  printLines(
+    context.io,
+    existed ? `Removed ${name}: ${fallback}.` : `${name} was not set: ${fallback}.`,
+    ...(released === undefined ? [] : [released]),
+  );
   return EXIT_OK;
 }

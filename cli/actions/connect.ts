@@ -31,6 +31,7 @@ import type { CommandContext } from '../context.ts';
 import type { Deployment } from '../deployment.ts';
 import { checkDropboxAccount, openDropbox } from '../dropbox.ts';
 import { CliUsageError, CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
+import { releaseBreakerAfterFix } from '../flow.ts';
 import { type CliIo, printJson, printLines, readLine } from '../io.ts';
 import { clearPendingConnect, loadPendingConnect, savePendingConnect } from '../pending-connect.ts';
 import { deleteSetting, putSetting } from '../settings-store.ts';
@@ -234,6 +235,8 @@ export async function connect(context: CommandContext, options: ConnectOptions):
   }
 
   const writeCheck = await checkWriteAccess(client, raw);
+  // A new token fixes what a revoked one broke: the breaker's hold is lifted at once, not at the probe's next run.
+  const released = await releaseBreakerAfterFix(deployment, clients, 'cli connect');
   const root = account.teamRootUsed ? 'the team space root' : 'the home folder';
   if (options.json === true) {
     printJson(io, {
@@ -247,6 +250,7 @@ export async function connect(context: CommandContext, options: ConnectOptions):
       pathRoot: credentials.pathRoot,
       settingsPath,
       writeCheck,
+      breakerReleased: released !== undefined,
     });
   } else {
     const lines = [
@@ -260,6 +264,7 @@ export async function connect(context: CommandContext, options: ConnectOptions):
       writeCheck.ok
         ? `Write check: wrote ${writeCheck.path} (a marker file; safe to delete).`
         : `Write check FAILED${writeCheck.path === null ? '' : ` for ${writeCheck.path}`}: ${writeCheck.message}`,
+      ...(released === undefined ? [] : [released]),
     ];
     printLines(io, ...lines);
   }

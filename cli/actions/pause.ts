@@ -1,6 +1,7 @@
 /**
  * `pause` / `resume`: stop and restart the flow. On AWS this disables / enables the function's SQS event source
- * mapping; on the local stack it creates / removes the file the poller honours. Messages wait in the queue.
+ * mapping; on the local stack it creates / removes the file the poller honours. Messages wait in the queue. A pause
+ * is an operator's hold, which the circuit breaker's probe never lifts; `resume` lifts any hold, the breaker's too.
  */
 import type { CommandContext } from '../context.ts';
 import { EXIT_OK } from '../errors.ts';
@@ -16,7 +17,12 @@ export async function changeFlow(
   const deployment = await context.deployment();
   const status = await setFlowPaused(deployment, await context.clients(), paused);
   if (options.json === true) {
-    printJson(context.io, { state: status.state, detail: status.detail });
+    printJson(context.io, {
+      state: status.state,
+      detail: status.detail,
+      holder: status.holder,
+      summary: status.summary,
+    });
     return EXIT_OK;
   }
   const verb = paused ? 'Paused' : 'Resumed';
@@ -25,7 +31,7 @@ export async function changeFlow(
     : 'Messages waiting in the queue are processed again.';
   printLines(
     context.io,
-    `${verb} the flow of ${deployment.label}: ${status.state} (${status.detail}).`,
+    `${verb} the flow of ${deployment.label}: ${status.summary} (${status.detail}).`,
     consequence,
   );
   return EXIT_OK;

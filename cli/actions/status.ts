@@ -6,6 +6,7 @@
 
 import { type QueueDepth, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { loadRawSettings, normaliseSettingsPath } from '../../lib/aws/settings-store.ts';
+import { describeProbe } from '../../lib/breaker.ts';
 import { describeExportState, type ExportStatus } from '../../lib/export-status.ts';
 import { ledgerId } from '../../lib/ledger.ts';
 import {
@@ -97,7 +98,7 @@ export async function readStatus(context: CommandContext): Promise<StatusReport>
   const [flow, queue, deadLetterQueue, raw] = await Promise.all([
     readFlowState(deployment, clients).catch((error: unknown): FlowStatus => {
       // The rest of the status is still worth printing when the mapping cannot be read (no permission, no id).
-      if (error instanceof Error) return { state: 'unknown', detail: error.message };
+      if (error instanceof Error) return { state: 'unknown', detail: error.message, summary: 'unknown' };
       throw error;
     }),
     readQueueStatus(context, deployment, deployment.outputs.queueUrl),
@@ -162,7 +163,7 @@ export async function status(context: CommandContext, options: { readonly json?:
   }
   const lines = [
     `Deployment:   ${report.deployment.label}`,
-    `Flow:         ${report.flow.state} (${report.flow.detail})`,
+    `Flow:         ${report.flow.summary} (${report.flow.detail})`,
     describeQueue('Queue:        ', report.queue),
     describeQueue('Dead letters: ', report.deadLetterQueue),
     `Settings:     ${report.settings.path}: ${
@@ -172,6 +173,10 @@ export async function status(context: CommandContext, options: { readonly json?:
     }`,
     `Dropbox:      ${describeDropbox(report.dropbox)}`,
   ];
+  const probe = report.flow.lastProbe;
+  if (report.flow.holder === 'breaker' && probe !== undefined) {
+    lines.splice(2, 0, `Probe:        last look ${probe.at}: ${describeProbe(probe)}`);
+  }
   if (report.deadLetterQueue.visible + report.deadLetterQueue.inFlight > 0) {
     lines.push('', 'Messages are in the dead-letter queue: fix the cause, then run `redrive`.');
   }

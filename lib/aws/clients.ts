@@ -87,7 +87,7 @@ export function awsClientConfig(endpointVariable: string | undefined, options: A
   const endpoint =
     (endpointVariable === undefined ? undefined : env[endpointVariable]) ?? env.AWS_ENDPOINT_URL;
   return {
-    region: options.region,
+    region: options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     ...(endpoint ? { endpoint } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     requestHandler: boundedRequestHandler(env),
