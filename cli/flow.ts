@@ -151,7 +151,15 @@ export async function setFlowPaused(
   paused: boolean,
 ): Promise<FlowStatus> {
   const store = flowControlOf(deployment, clients);
-  const flow = flowSwitchOf(deployment);
+  const inner = flowSwitchOf(deployment);
+  // Lambda's answer to the change (`Disabling`, `Enabling`) says more than a read right after it.
+  let switched: string | undefined;
+  const flow: FlowSwitch = {
+    async setEnabled(enabled, note, signal) {
+      switched = await inner.setEnabled(enabled, note, signal);
+      return switched;
+    },
+  };
   if (paused) {
     // The hold first: were the switch first, the probe could take a breaker's pause for its own and lift it.
     await store?.setHolder('operator', 'cli pause', new Date());
@@ -161,7 +169,16 @@ export async function setFlowPaused(
   } else {
     await releaseFlow(store, flow, 'cli resume', { onlyBreaker: false });
   }
-  return readFlowState(deployment, clients);
+  const after = await readFlowState(deployment, clients);
+  if (deployment.kind === 'local' || switched === undefined) return after;
+  const state = stateOfMapping(switched);
+  const control = store === undefined ? undefined : await store.read();
+  return {
+    ...after,
+    state,
+    detail: `event source mapping ${requireMappingId(deployment)} (${switched})`,
+    summary: summarizeFlow(state, control),
+  };
 }
 
 /**

@@ -24,8 +24,8 @@ import { ExportLedger } from './export-ledger.ts';
 import { mappingIdParameterName } from './breaker.ts';
 import { FUNCTION_BUNDLING, LOCK_FILE, REPO_ROOT } from './function-bundling.ts';
 import { acknowledgeNagRule, acknowledgeWildcardResource } from './nag.ts';
-import { ExportReceipts } from './receipts.ts';
 import { QueueConsumer } from './queue-consumer.ts';
+import { ExportReceipts } from './receipts.ts';
 import { ScopedSqsDestination } from './scoped-sqs-destination.ts';
 import {
   resolveDeploymentSettings,

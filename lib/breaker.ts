@@ -78,8 +78,11 @@ export interface FlowControlStore {
 
 /** Turns the flow of records on or off: the event source mapping, or the local poller's pause. */
 export interface FlowSwitch {
-  /** Idempotent; `note` says why, where the switch can keep it (the local pause file). */
-  setEnabled(enabled: boolean, note: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Idempotent; `note` says why, where the switch can keep it (the local pause file). Resolves with the switch's own
+   * state after the call when it has one (Lambda's mapping `State`: `Disabling`, `Enabling`, …).
+   */
+  setEnabled(enabled: boolean, note: string, signal?: AbortSignal): Promise<string | undefined>;
 }
 
 /** What the breaker reports to logs and metrics. */

@@ -12,6 +12,7 @@ export function createFileFlowSwitch(pauseFile: string): FlowSwitch {
     async setEnabled(enabled, note) {
       if (enabled) await rm(pauseFile, { force: true });
       else await writeFile(pauseFile, `${note}\n`);
+      return undefined;
     },
   };
 }

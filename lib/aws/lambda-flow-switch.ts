@@ -62,7 +62,7 @@ export function createLambdaFlowSwitch(options: LambdaFlowSwitchOptions): FlowSw
       const uuid = await resolveId(signal);
       const { UpdateEventSourceMappingCommand } = await import('@aws-sdk/client-lambda');
       const sdk = await lambda();
-      await withRetry(
+      const updated = await withRetry(
         () =>
           sdk.send(new UpdateEventSourceMappingCommand({ UUID: uuid, Enabled: enabled }), {
             abortSignal: signal,
@@ -76,6 +76,7 @@ export function createLambdaFlowSwitch(options: LambdaFlowSwitchOptions): FlowSw
           classify: (error) => ({ retry: error instanceof Error && error.name === IN_USE }),
         },
       );
+      return updated.State;
     },
   };
 }

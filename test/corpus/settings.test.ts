@@ -1,10 +1,10 @@
 /**
  * Each kind of invalid setting (DESIGN.md "Settings" and "Errors"): every record fails account-wide with an error
- * that names the parameter and its allowed values and never a secret's value, backs off for minutes, stays in the
- * queue, and exports once the admin fixes the value.
+ * that names the parameter and its allowed values and never a secret's value; the circuit breaker stops the flow,
+ * the records wait in the queue (never toward the DLQ), and once the admin fixes the value the breaker's probe
+ * starts the flow again and they export.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCOUNT_BACKOFF } from '../../lib/sqs-record.ts';
 import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
 import { type Harness, startHarness } from '../support/harness.ts';
 import { PRINT } from './support.ts';
@@ -150,22 +150,29 @@ describe('invalid settings', () => {
     const failed = await harness.drain();
     const failures = harness.failures.slice(-2);
     const depthWhileBad = await harness.depth();
+    const pausedWhileBad = harness.paused();
+    const probedWhileBad = await harness.probe();
     for (const name of Object.keys(testCase.bad)) await harness.setSetting(name, GOOD[name]);
-    await harness.redeliver(failed);
+    const probedAfterFix = await harness.probe();
     const failedAfterFix = await harness.drain();
 
-    // Assess
-    expect(failed).toHaveLength(2);
+    // Assess: the breaker holds the flow, the records wait in the queue (requeued, never toward the DLQ), the
+    // probe sees the bad setting as the records did, and the fix lets them through.
+    expect(failed).toEqual([]);
     expect(depthWhileBad).toEqual({ queue: 2, dlq: 0 });
+    expect(pausedWhileBad).toBe(true);
+    expect(probedWhileBad).toMatchObject({
+      action: 'kept',
+      result: { status: 'unhealthy', code: testCase.code },
+    });
+    expect(probedAfterFix).toMatchObject({ action: 'released' });
     for (const failure of failures) {
-      expect(failure).toMatchObject({ kind: 'account', code: testCase.code });
+      expect(failure).toMatchObject({ kind: 'account', code: testCase.code, route: 'requeue' });
       for (const expected of testCase.says) {
         if (typeof expected === 'string') expect(failure.message).toContain(expected);
         else expect(failure.message).toMatch(expected);
       }
       for (const secret of testCase.never ?? []) expect(failure.message).not.toContain(secret);
-      // Account-wide: minutes, not the seconds of a transient failure.
-      expect(failure.retryInSeconds).toBeGreaterThanOrEqual(ACCOUNT_BACKOFF.baseMs / 2 / 1000);
     }
     expect(failedAfterFix).toEqual([]);
     const exported = harness.outcomes.slice(-2).map((outcome) => [outcome.decision, outcome.dropboxPath]);

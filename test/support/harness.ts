@@ -3,7 +3,7 @@
  * the event source mapping does (receive, invoke the real handler, delete what succeeded) until the queue has
  * nothing visible, so each test decides when events are processed.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -30,6 +30,7 @@ import {
 } from '../../lib/aws/clients.ts';
 import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
+import type { ProbeOutcome } from '../../lib/breaker.ts';
 import { DropboxClient, getDropboxClient, type UploadTuning } from '../../lib/dropbox/client.ts';
 import { type LedgerRecord, ledgerId } from '../../lib/ledger.ts';
 import type { ExportLedger } from '../../lib/ports.ts';
@@ -37,6 +38,7 @@ import type { RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
 import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
 import { toSqsRecord } from '../../tools/local/poller.ts';
+import { type ProbeLoop, startProbeLoop } from '../../tools/local/probe-loop.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../tools/local/stack.ts';
 
 /** A failed record of a drained batch. */
@@ -67,8 +69,19 @@ export interface Harness {
   /** The ledger record of the object `key` in the stack's bucket. */
   record(key: string): Promise<LedgerRecord | null>;
   setSetting(name: string, value: string | undefined): Promise<void>;
-  /** Processes every visible message through the real handler; returns the records it reported as failed. */
-  drain(options?: { batchSize?: number; remainingMs?: number }): Promise<DrainedFailure[]>;
+  /**
+   * Processes every visible message through the real handler; returns the records it reported as failed. Like the
+   * event source mapping, it takes nothing while the flow is paused (the pause file), unless `ignorePause`.
+   */
+  drain(options?: {
+    batchSize?: number;
+    remainingMs?: number;
+    ignorePause?: boolean;
+  }): Promise<DrainedFailure[]>;
+  /** Whether the flow is paused (the pause file the breaker and `pause` write). */
+  paused(): boolean;
+  /** Runs the circuit breaker's probe once, with the probe function's own handler. */
+  probe(): Promise<ProbeOutcome>;
   /** Receives every visible message (they stay in flight) as the records Lambda would pass. */
   receive(): Promise<SQSRecord[]>;
   /**
@@ -121,7 +134,14 @@ export async function startHarness(
   });
   const outcomes: SyncOutcome[] = [];
   const failures: RecordFailure[] = [];
-  const env = { ...process.env, ...stack.env, SETTINGS_CACHE_TTL_SECONDS: '0', ...options.functionEnv };
+  // An account-wide failure requeues its record at once (the breaker's pause holds it back), not minutes later.
+  const env = {
+    ...process.env,
+    ...stack.env,
+    SETTINGS_CACHE_TTL_SECONDS: '0',
+    ACCOUNT_RETRY_DELAY_SECONDS: '0',
+    ...options.functionEnv,
+  };
   const handler = createHandler(
     runtimeDeps({
       env,
@@ -147,6 +167,7 @@ export async function startHarness(
     client: createDynamoDbClient({ env: stack.env }),
     tableName: outputs.LedgerTableName,
   });
+  let probeLoop: ProbeLoop | undefined;
   const context = (remainingMs: number): Context => {
     const deadline = Date.now() + remainingMs;
     return {
@@ -235,10 +256,18 @@ export async function startHarness(
     async drain(drainOptions = {}) {
       const failed: DrainedFailure[] = [];
       for (;;) {
+        if (drainOptions.ignorePause !== true && existsSync(outputs.PauseFile)) return failed;
         const records = await receiveBatch(drainOptions.batchSize ?? 10);
         if (records.length === 0) return failed;
         failed.push(...(await invoke(records, { remainingMs: drainOptions.remainingMs })));
       }
+    },
+    paused() {
+      return existsSync(outputs.PauseFile);
+    },
+    probe() {
+      probeLoop ??= startProbeLoop({ env, intervalMs: 24 * 3600 * 1000 });
+      return probeLoop.runOnce();
     },
     async receive() {
       const records: SQSRecord[] = [];
@@ -289,6 +318,7 @@ export async function startHarness(
       };
     },
     async close() {
+      await probeLoop?.stop();
       await stack.close();
       for (const name of Object.keys(stack.env)) {
         const saved = savedEnv[name];

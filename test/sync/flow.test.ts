@@ -131,12 +131,18 @@ describe('the sync function on the local stack', () => {
     // Act
     const failed = await harness.drain();
     const failures = harness.failures.slice(-2);
+    const pausedWhileBad = harness.paused();
     await harness.setSetting('export-by-status', 'non-final');
-    await harness.redeliver(failed);
+    const probed = await harness.probe();
     const failedAgain = await harness.drain();
-    // Assess
-    expect(failed).toHaveLength(2);
-    expect(failures.map((f) => f.kind)).toEqual(['account', 'account']);
+    // Assess: account-wide, so the breaker holds the flow and the records wait, requeued, until the probe sees the fix
+    expect(failed).toEqual([]);
+    expect(failures.map((f) => [f.kind, f.route])).toEqual([
+      ['account', 'requeue'],
+      ['account', 'requeue'],
+    ]);
+    expect(pausedWhileBad).toBe(true);
+    expect(probed).toMatchObject({ action: 'released' });
     expect(failures[0]?.message).toContain('export-by-status');
     expect(failures[0]?.message).toMatch(/non-final.*final.*all/);
     expect(failedAgain).toEqual([]);

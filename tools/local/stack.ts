@@ -29,6 +29,7 @@ import { type SqsEmulator, type SqsFaults, startSqsEmulator } from '../emulators
 import { type SsmEmulator, startSsmEmulator } from '../emulators/ssm/server.ts';
 import { type LocalLedger, startLocalLedger } from './ledger.ts';
 import { type Poller, startPoller } from './poller.ts';
+import { type ProbeLoop, startProbeLoop } from './probe-loop.ts';
 
 /** The same names as the CloudFormation stack's outputs, plus what only the local stack has. */
 export interface LocalOutputs {
@@ -42,7 +43,7 @@ export interface LocalOutputs {
   readonly FunctionName: string;
   readonly EventSourceMappingId: string;
   readonly KeyPrefix: string;
-  /** The export ledger's table (the stack's output of the same name). */
+  /** The export ledger's table (the stack's output of the same name); it holds the breaker's control item too. */
   readonly LedgerTableName: string;
   readonly Local: true;
   readonly PauseFile: string;
@@ -69,6 +70,11 @@ export interface LocalStackOptions {
   readonly instance?: string;
   /** Run the poller and the handler. @default true */
   readonly poll?: boolean;
+  /**
+   * Run the circuit breaker's probe every this many seconds, as EventBridge Scheduler does in AWS (`0`: not at all).
+   * @default 300 when polling (the deployed schedule's 5 minutes), else 0
+   */
+  readonly breakerProbeSeconds?: number;
   /** Pollers at once. @default 2 */
   readonly pollers?: number;
   /**
@@ -118,6 +124,8 @@ export interface LocalStack {
   readonly ledger: LocalLedger;
   readonly dropbox: DropboxEmulator | undefined;
   readonly poller: Poller | undefined;
+  /** The breaker's probe run on an interval, when it runs. */
+  readonly probe: ProbeLoop | undefined;
   close(): Promise<void>;
 }
 
@@ -157,6 +165,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const dlqName = `${queueName}-dlq`;
   const settingsPath = `/ticket-dropbox-sync/${instance}/`;
   const ledgerTable = `ticket-dropbox-sync-${instance}-ledger`;
+  const pauseFile = join(dir, 'paused');
   mkdirSync(join(dir, 's3'), { recursive: true });
   mkdirSync(join(dir, 'dropbox'), { recursive: true });
 
@@ -228,6 +237,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       RECEIPTS_EVENT_BUS: 'default',
       AWS_ENDPOINT_URL_DYNAMODB: ledger.url,
       LEDGER_TABLE: ledgerTable,
+      // The breaker stops the poller as it disables the event source mapping in AWS.
+      FLOW_PAUSE_FILE: pauseFile,
       INSTANCE_NAME: instance,
       SETTINGS_PATH: settingsPath,
       QUEUE_URL: sqs.queueUrl(queueName),
@@ -296,7 +307,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       KeyPrefix: keyPrefix,
       LedgerTableName: ledgerTable,
       Local: true,
-      PauseFile: join(dir, 'paused'),
+      PauseFile: pauseFile,
       Region: REGION,
       Endpoints: {
         s3: s3.url,
@@ -332,6 +343,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         onError: options.onError,
       });
     }
+    const probeSeconds = options.breakerProbeSeconds ?? ((options.poll ?? true) ? 300 : 0);
+    const probe =
+      probeSeconds > 0
+        ? startProbeLoop({
+            env: { ...process.env, ...env },
+            intervalMs: probeSeconds * 1000,
+            onError: options.onError,
+          })
+        : undefined;
 
     return {
       outputs,
@@ -343,7 +363,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ledger,
       dropbox,
       poller,
+      probe,
       async close() {
+        await probe?.stop();
         await poller?.stop();
         for (const part of started.reverse()) await part.close();
       },
