@@ -163,19 +163,24 @@ export class CircuitBreaker extends Construct {
       bundling: FUNCTION_BUNDLING,
     });
 
+    // The scheduler's own role, which may invoke the probe only, and only for this account's schedules.
+    const scheduleRole = new iam.Role(this, 'ProbeScheduleRole', {
+      assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
+        conditions: { StringEquals: { 'aws:SourceAccount': stack.account } },
+      }),
+      description: `ticket-dropbox-sync ${instanceName}: runs the circuit breaker's probe`,
+    });
     // Runs the probe every few minutes; a run that finds the breaker closed does nothing but report it.
-    const target = new targets.LambdaInvoke(this.probe, { retryAttempts: 0 });
+    const target = new targets.LambdaInvoke(this.probe, { retryAttempts: 0, role: scheduleRole });
     this.schedule = new scheduler.Schedule(this, 'ProbeSchedule', {
       description: `ticket-dropbox-sync ${instanceName}: the circuit breaker's probe`,
       schedule: scheduler.ScheduleExpression.rate(props.probeInterval ?? Duration.minutes(5)),
       target,
     });
-    for (const resource of [`${this.probe.functionArn}:*`]) {
-      acknowledgeWildcardResource(
-        this,
-        resource,
-        "The scheduler's role invokes the probe only; CDK's grantInvoke adds the function's versions and aliases (`:*`).",
-      );
-    }
+    acknowledgeWildcardResource(
+      scheduleRole,
+      `${this.probe.functionArn}:*`,
+      "The scheduler's role invokes the probe only; CDK's grantInvoke adds the function's versions and aliases (`:*`).",
+    );
   }
 }

@@ -20,8 +20,8 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/powertools.ts';
+import { CircuitBreaker, mappingIdParameterName } from './breaker.ts';
 import { ExportLedger } from './export-ledger.ts';
-import { mappingIdParameterName } from './breaker.ts';
 import { FUNCTION_BUNDLING, LOCK_FILE, REPO_ROOT } from './function-bundling.ts';
 import { acknowledgeNagRule, acknowledgeWildcardResource } from './nag.ts';
 import { QueueConsumer } from './queue-consumer.ts';
@@ -64,6 +64,7 @@ export class TicketDropboxSyncStack extends Stack {
   readonly alarmTopic: sns.Topic;
   readonly monitoring: SyncMonitoring;
   readonly receipts: ExportReceipts;
+  readonly breaker: CircuitBreaker;
 
   constructor(scope: Construct, id: string, props: TicketDropboxSyncStackProps = {}) {
     const settings = resolveDeploymentSettings(props);
@@ -201,6 +202,17 @@ export class TicketDropboxSyncStack extends Stack {
           : undefined,
       maxConcurrency: settings.maxConcurrency,
     }).mapping;
+
+    // Account-wide failures stop the flow; the probe starts it again once the account is healthy (infra/breaker.ts).
+    this.breaker = new CircuitBreaker(this, 'CircuitBreaker', {
+      instanceName,
+      syncRole: role,
+      mapping: this.eventSource,
+      table: this.exportLedger.table,
+      settingsPath,
+      settingsKey: this.settingsKey,
+      logRetention: logRetention(settings.logRetentionDays),
+    });
     // Where the alarms go; encrypted, and only this instance's alarms may publish.
     this.alarmTopic = new sns.Topic(this, 'AlarmTopic', {
       displayName: `ticket-dropbox-sync ${instanceName} alarms`,
@@ -410,7 +422,12 @@ export class TicketDropboxSyncStack extends Stack {
       FunctionName: { value: this.function.functionName, description: 'The sync function' },
       EventSourceMappingId: {
         value: this.eventSource.eventSourceMappingId,
-        description: 'The queue-to-function mapping (pause and resume)',
+        description: 'The queue-to-function mapping (pause and resume; the circuit breaker disables it)',
+      },
+      BreakerProbeFunctionName: {
+        value: this.breaker.probe.functionName,
+        description:
+          'The circuit breaker probe, run every 5 minutes: it starts the flow again once the account is healthy',
       },
       AlarmTopicArn: { value: this.alarmTopic.topicArn, description: 'Alarm notifications' },
       DashboardUrl: { value: this.monitoring.dashboardUrl(), description: 'The CloudWatch dashboard' },

@@ -5,30 +5,18 @@
  *   `EVENT_SOURCE_MAPPING_ID` (the probe, which may reference it), else the mapping whose id the SSM parameter
  *   `EVENT_SOURCE_MAPPING_PARAMETER` holds (the sync function, which may not).
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SSMClient } from '@aws-sdk/client-ssm';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FlowControlStore, FlowSwitch } from '../breaker.ts';
 import { createFileFlowSwitch } from '../file-flow-switch.ts';
-import { awsClientConfig } from './clients.ts';
+import { createDynamoDbClient } from './clients.ts';
 import { createDynamoDbFlowControlStore } from './dynamodb-flow-control.ts';
 import { createLambdaFlowSwitch } from './lambda-flow-switch.ts';
-
-/** A DynamoDB document client, bounded like every AWS client of the project. */
-export function createDocumentClient(env: NodeJS.ProcessEnv, region?: string): DynamoDBDocumentClient {
-  return DynamoDBDocumentClient.from(
-    new DynamoDBClient(awsClientConfig('AWS_ENDPOINT_URL_DYNAMODB', { env, region })),
-    {
-      marshallOptions: { removeUndefinedValues: true },
-    },
-  );
-}
 
 /** The control item's store, or `undefined` when no ledger table is configured. */
 export function flowControlStoreFromEnv(env: NodeJS.ProcessEnv): FlowControlStore | undefined {
   const tableName = env.LEDGER_TABLE?.trim();
   if (!tableName) return undefined;
-  return createDynamoDbFlowControlStore({ client: createDocumentClient(env), tableName });
+  return createDynamoDbFlowControlStore({ client: createDynamoDbClient({ env }), tableName });
 }
 
 /** The flow switch the environment names, or `undefined` when it names none. */

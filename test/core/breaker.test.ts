@@ -7,8 +7,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createDynamoDbClient } from '../../lib/aws/clients.ts';
 import { createDynamoDbFlowControlStore } from '../../lib/aws/dynamodb-flow-control.ts';
-import { createDocumentClient } from '../../lib/aws/flow-control-env.ts';
 import {
   type AccountCheck,
   createCircuitBreaker,
@@ -53,7 +53,10 @@ describe('the circuit breaker on the control item and the pause file', () => {
     };
     process.env.AWS_ACCESS_KEY_ID ??= 'local';
     process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
-    store = createDynamoDbFlowControlStore({ client: createDocumentClient(env), tableName: 'breaker-test' });
+    store = createDynamoDbFlowControlStore({
+      client: createDynamoDbClient({ env }),
+      tableName: 'breaker-test',
+    });
     await store.setHolder('none', 'test', new Date());
     pauseFile = join(dir, `paused-${count}`);
     flow = createFileFlowSwitch(pauseFile);

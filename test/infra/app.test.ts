@@ -81,48 +81,55 @@ describe('the CDK app (infra/app.ts) run as the CLI runs it', () => {
     expect(report.pluginReports).toEqual([]);
   });
 
-  it('bundles the function into one minified ESM file with its source map, measured by the synth tool', () => {
+  it('bundles each function (the sync function, the breaker probe) into one minified ESM file with its source map, measured by the synth tool', () => {
     // Act
     const bundles = measureBundles(outdir);
 
     // Assess
-    expect(bundles).toHaveLength(1);
-    const bundle = bundles[0] as BundleSize;
-    expect(bundle.constructPath).toBe('TicketDropboxSync-ci/SyncFunction');
-    expect(bundle.files.map((file) => file.name)).toEqual(['index.mjs', 'index.mjs.map']);
-    expect(bundle.deflatedBytes).toBeGreaterThan(0);
-    expect(bundle.deflatedBytes).toBeLessThan(bundle.bytes);
-    expect(describeBundle(bundle)).toMatch(
+    expect(bundles.map((bundle) => bundle.constructPath).sort()).toEqual([
+      'TicketDropboxSync-ci/CircuitBreaker/Probe',
+      'TicketDropboxSync-ci/SyncFunction',
+    ]);
+    for (const bundle of bundles) {
+      expect(bundle.files.map((file) => file.name)).toEqual(['index.mjs', 'index.mjs.map']);
+      expect(bundle.deflatedBytes).toBeGreaterThan(0);
+      expect(bundle.deflatedBytes).toBeLessThan(bundle.bytes);
+    }
+    const sync = bundles.find((bundle) => bundle.constructPath.endsWith('/SyncFunction')) as BundleSize;
+    expect(describeBundle(sync)).toMatch(
       /^bundle TicketDropboxSync-ci\/SyncFunction: index\.mjs [\d.]+ (KiB|MiB)/,
     );
   });
 
-  it('loads the bundle on its own, away from node_modules, and finds the handler', async () => {
-    // Prepare
-    const [bundle] = measureBundles(outdir);
-    if (!bundle) throw new Error('no bundle');
-    const isolated = mkdtempSync(join(tmpdir(), 'tds-bundle-'));
-    dirs.push(isolated);
-    for (const file of bundle.files)
-      copyFileSync(join(bundle.directory, file.name), join(isolated, file.name));
-    const entry = pathToFileURL(join(isolated, 'index.mjs')).href;
+  it.each(['SyncFunction', 'CircuitBreaker/Probe'])(
+    'loads the %s bundle on its own, away from node_modules, and finds the handler',
+    async (name) => {
+      // Prepare
+      const bundle = measureBundles(outdir).find((candidate) => candidate.constructPath.endsWith(`/${name}`));
+      if (!bundle) throw new Error('no bundle');
+      const isolated = mkdtempSync(join(tmpdir(), 'tds-bundle-'));
+      dirs.push(isolated);
+      for (const file of bundle.files)
+        copyFileSync(join(bundle.directory, file.name), join(isolated, file.name));
+      const entry = pathToFileURL(join(isolated, 'index.mjs')).href;
 
-    // Act
-    const loaded = await runNode(
-      [
-        '--enable-source-maps',
-        '--input-type=module',
-        '-e',
-        `const m = await import(${JSON.stringify(entry)}); console.log(typeof m.handler);`,
-      ],
-      { PATH: process.env.PATH, HOME: isolated, AWS_REGION: 'eu-west-1', INSTANCE_NAME: 'ci' },
-      isolated,
-    );
+      // Act
+      const loaded = await runNode(
+        [
+          '--enable-source-maps',
+          '--input-type=module',
+          '-e',
+          `const m = await import(${JSON.stringify(entry)}); console.log(typeof m.handler);`,
+        ],
+        { PATH: process.env.PATH, HOME: isolated, AWS_REGION: 'eu-west-1', INSTANCE_NAME: 'ci' },
+        isolated,
+      );
 
-    // Assess
-    expect(loaded.stderr).toBe('');
-    expect(loaded.stdout.trim()).toBe('function');
-  });
+      // Assess
+      expect(loaded.stderr).toBe('');
+      expect(loaded.stdout.trim()).toBe('function');
+    },
+  );
 
   it('fails the synth with the exact message when the context asks for a timeout above 900', async () => {
     // Prepare

@@ -381,6 +381,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
         'sqs:GetQueueAttributes',
         'sqs:ReceiveMessage',
         'sqs:SendMessage',
+        'ssm:GetParameter',
         'ssm:GetParametersByPath',
       ].sort(),
     );
@@ -452,7 +453,134 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
       AliasName: 'alias/ticket-dropbox-sync/default',
       TargetKeyId: getAtt(synth.stack.settingsKey),
     });
-    synth.template.resourceCountIs('AWS::SSM::Parameter', 0);
+    // The only parameter the stack owns is the breaker's mapping id, outside the settings path.
+    synth.template.resourceCountIs('AWS::SSM::Parameter', 1);
+    synth.template.hasResourceProperties('AWS::SSM::Parameter', {
+      Name: '/ticket-dropbox-sync-deployment/default/event-source-mapping-id',
+      Type: 'String',
+      Value: { Ref: logicalIdOf(synth.stack.eventSource) },
+    });
+  });
+
+  it('lets the function disable its own event source mapping only, by a policy the function does not depend on', () => {
+    // Prepare
+    const mappingArn = {
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':lambda:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':event-source-mapping:',
+          { Ref: logicalIdOf(synth.stack.eventSource) },
+        ],
+      ],
+    };
+    const resources = synth.template.toJSON().Resources as Record<
+      string,
+      { Type: string; DependsOn?: string[] }
+    >;
+    const switchPolicies = Object.entries(
+      synth.template.findResources('AWS::IAM::Policy', {
+        Properties: {
+          PolicyDocument: {
+            Statement: [Match.objectLike({ Action: 'lambda:UpdateEventSourceMapping' })],
+          },
+        },
+      }),
+    );
+    const functionId = logicalIdOf(synth.stack.function);
+    const roleId = logicalIdOf(synth.stack.function.role as IConstruct);
+
+    // Assess
+    const syncSwitch = switchPolicies.find(([, policy]) =>
+      JSON.stringify(policy).includes(`"Roles":[{"Ref":"${roleId}"}]`),
+    );
+    expect(syncSwitch?.[1]).toMatchObject({
+      Properties: {
+        PolicyDocument: {
+          Statement: [
+            {
+              Sid: 'SwitchTheFlow',
+              Effect: 'Allow',
+              Action: 'lambda:UpdateEventSourceMapping',
+              Resource: mappingArn,
+            },
+          ],
+        },
+      },
+    });
+    expect(resources[functionId]?.DependsOn ?? []).not.toContain(syncSwitch?.[0]);
+    expect(functionPolicyStatements(synth)).toContainEqual({
+      Sid: 'ReadMappingId',
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            { Ref: 'AWS::Partition' },
+            ':ssm:',
+            { Ref: 'AWS::Region' },
+            ':',
+            { Ref: 'AWS::AccountId' },
+            ':parameter/ticket-dropbox-sync-deployment/default/event-source-mapping-id',
+          ],
+        ],
+      },
+    });
+  });
+
+  it("runs the breaker's probe every 5 minutes with EventBridge Scheduler, on the control item and the mapping only", () => {
+    // Prepare
+    const probeRole = synth.stack.breaker.probe.role as IConstruct;
+    const probeStatements = allStatements(synth.template)
+      .filter(
+        (entry) => entry.owner === logicalIdOf(probeRole.node.tryFindChild('DefaultPolicy') as IConstruct),
+      )
+      .map((entry) => entry.statement);
+
+    // Assess
+    synth.template.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(5 minutes)',
+      State: 'ENABLED',
+      Target: { Arn: getAtt(synth.stack.breaker.probe), RetryPolicy: { MaximumRetryAttempts: 0 } },
+    });
+    synth.template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Environment: {
+        Variables: Match.objectLike({
+          LEDGER_TABLE: { Ref: Match.stringLikeRegexp('ExportLedgerTable') },
+          EVENT_SOURCE_MAPPING_ID: { Ref: logicalIdOf(synth.stack.eventSource) },
+          SETTINGS_PATH: '/ticket-dropbox-sync/default/',
+        }),
+      },
+    });
+    expect(probeStatements).toContainEqual({
+      Sid: 'ReadWriteControlItem',
+      Effect: 'Allow',
+      Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+      Resource: getAtt(synth.stack.exportLedger.table),
+      Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['control#flow'] } },
+    });
+    expect(probeStatements).toContainEqual(
+      expect.objectContaining({ Sid: 'SwitchTheFlow', Action: 'lambda:UpdateEventSourceMapping' }),
+    );
+    expect(probeStatements.flatMap(actionsOf).sort()).toEqual(
+      [
+        'dynamodb:GetItem',
+        'dynamodb:UpdateItem',
+        'kms:Decrypt',
+        'lambda:UpdateEventSourceMapping',
+        'logs:CreateLogStream',
+        'logs:PutLogEvents',
+        'ssm:GetParametersByPath',
+      ].sort(),
+    );
   });
 
   it('raises the seven alarms to the encrypted alarm topic, with and without email', () => {
@@ -617,6 +745,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
     expect(Object.keys(outputs).sort()).toEqual(
       [
         'AlarmTopicArn',
+        'BreakerProbeFunctionName',
         'BucketName',
         'DashboardUrl',
         'DeadLetterQueueArn',
