@@ -77,3 +77,38 @@ export async function resolveAliasFolderClash(
     },
   };
 }
+
+/** What {@link writeResolvingClash} did. */
+export interface ClashWrite<T> {
+  readonly result: T;
+  /** Set when the write went to a suffixed alias folder: where, what was there before, and the warning. */
+  readonly clash?:
+    | { readonly path: string; readonly existing: unknown; readonly warning: Reason }
+    | undefined;
+}
+
+/**
+ * Runs `write(path)`; when Dropbox refuses it with `file_ancestor` and the path has alias folders (`aliasFolders`),
+ * writes again to the path with the clashing folders suffixed (see {@link resolveAliasFolderClash}). Any other
+ * failure, or a clash that cannot be resolved, is rethrown as it was (a `blocked` refusal).
+ */
+export async function writeResolvingClash<T>(
+  dropbox: FileLookup,
+  path: string,
+  options: {
+    readonly baseFolder: string;
+    readonly aliasFolders: boolean;
+    readonly signal?: AbortSignal | undefined;
+  },
+  write: (path: string) => Promise<T>,
+): Promise<ClashWrite<T>> {
+  try {
+    return { result: await write(path) };
+  } catch (error) {
+    if (!options.aliasFolders || !isFileAncestorConflict(error)) throw error;
+    const resolved = await resolveAliasFolderClash(dropbox, path, options.baseFolder, options.signal);
+    if (resolved === undefined) throw error;
+    const existing = await dropbox.getFileMetadata(resolved.path, options.signal);
+    return { result: await write(resolved.path), clash: { ...resolved, existing } };
+  }
+}

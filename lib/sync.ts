@@ -8,6 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { errorMessage, isAbortError, isSyncError, SyncError } from './errors.ts';
+import { writeResolvingClash } from './folder-clash.ts';
 import {
   isSameContent,
   isStateChange,
@@ -515,23 +516,34 @@ async function runRound(
       range,
       signal: rangeSignal ?? signal,
     });
-  const committed = await dropbox.upload({
-    path: plan.path,
-    size: head.size,
-    clientModified: head.lastModified,
-    onConflict,
-    replaceRev: plan.replaceRev,
-    openRange,
-    batch: deps.batch,
-    signal,
-  });
+  // A file holding an alias folder's name gets the folder a suffixed name instead of blocking it (lib/folder-clash.ts).
+  const { result: committed, clash } = await writeResolvingClash(
+    dropbox,
+    plan.path,
+    {
+      baseFolder: settings.rules.baseFolder,
+      aliasFolders: !settings.rules.exportToSingleFolder && plan.replaceRev === undefined,
+      signal,
+    },
+    (path) =>
+      dropbox.upload({
+        path,
+        size: head.size,
+        clientModified: head.lastModified,
+        onConflict,
+        replaceRev: plan.replaceRev,
+        openRange,
+        batch: deps.batch,
+        signal,
+      }),
+  );
+  const existing = clash === undefined ? plan.existing : (clash.existing as DropboxFile | null);
   // Dropbox writes nothing for identical content at the target path: the file found there may be another object's
   // (the same bytes uploaded to two tickets), which a later version of this one must never replace. A file new to
   // this object is recorded as its own when it wrote it, or when no object owns it yet (an earlier deployment's).
   let adopted = false;
   if (committed.id !== previous?.export?.file.id) {
-    const wrote =
-      plan.existing === null || committed.id !== plan.existing.id || committed.rev !== plan.existing.rev;
+    const wrote = existing === null || committed.id !== existing.id || committed.rev !== existing.rev;
     const owner = await deps.ledger.ownFile(committed.id, context.id, wrote, recordingSignal(context));
     adopted = owner !== context.id;
   }
@@ -549,6 +561,7 @@ async function runRound(
     uploaded: head,
     outcome: buildOutcome(context, {
       ...common,
+      warnings: clash === undefined ? common.warnings : [...common.warnings, clash.warning],
       decision: 'exported',
       reason: decision.reason,
       dropboxPath: committed.pathDisplay,
