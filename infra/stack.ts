@@ -163,6 +163,7 @@ export class TicketDropboxSyncStack extends Stack {
         INSTANCE_NAME: instanceName,
         SETTINGS_PATH: settingsPath,
         SETTINGS_CACHE_TTL_SECONDS: String(settings.settingsCacheTtlSeconds),
+        BUCKET_NAME: this.bucket.bucketName,
         KEY_PREFIX: keyPrefix,
         QUEUE_URL: this.queue.queueUrl,
         LEDGER_TABLE: this.exportLedger.table.tableName,

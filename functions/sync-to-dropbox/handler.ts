@@ -103,7 +103,10 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
   return {
     logger,
     metrics,
-    objects: createS3ObjectStore(createS3Client({ env })),
+    objects: createS3ObjectStore(createS3Client({ env }), {
+      bucket: env.BUCKET_NAME || undefined,
+      keyPrefix: env.KEY_PREFIX || undefined,
+    }),
     ledger: createDynamoDbLedger({
       client: createDynamoDbClient({ env }),
       tableName: env.LEDGER_TABLE ?? '',

@@ -27,15 +27,47 @@ function isNotFound(error: unknown): boolean {
   );
 }
 
-/** Translates an S3 failure that is not a 404 into the sync's error classification. */
-function translateS3Error(error: unknown, operation: string, bucket: string, key: string): SyncError {
+/** What the deployment reads: its bucket and key prefix (the role's grants). */
+export interface ObjectScope {
+  readonly bucket?: string | undefined;
+  readonly keyPrefix?: string | undefined;
+}
+
+function inScope(scope: ObjectScope, bucket: string, key: string): boolean {
+  return (
+    (scope.bucket === undefined || scope.bucket === bucket) &&
+    (scope.keyPrefix === undefined || key.startsWith(scope.keyPrefix))
+  );
+}
+
+/**
+ * Translates an S3 failure that is not a 404 into the sync's error classification. A 403 is account-wide (the role
+ * lost its reads: every record fails alike) only for an object in the deployment's scope and on a call that needs
+ * no more than those reads; a 403 for an object outside the scope (a forged or misrouted event), or on the GetObject
+ * of an object whose HeadObject was allowed (the object's own encryption key refuses us), concerns that one record:
+ * blocked, so that no single message can stop the whole flow through the circuit breaker.
+ */
+function translateS3Error(
+  error: unknown,
+  operation: string,
+  bucket: string,
+  key: string,
+  scope: ObjectScope,
+): SyncError {
   if (error instanceof SyncError) return error;
   const status = statusOf(error);
   const name = error instanceof Error ? error.name : 'Error';
   if (status === 403) {
-    return new SyncError(`S3 ${operation} on s3://${bucket}/${key} was denied (403 ${name})`, {
-      kind: 'account',
-      code: 's3-access-denied',
+    const outOfScope = !inScope(scope, bucket, key);
+    const thisObject = outOfScope || operation === 'GetObject';
+    const why = outOfScope
+      ? `: the object is outside what this deployment reads (s3://${scope.bucket ?? '*'}/${scope.keyPrefix ?? ''}*)`
+      : thisObject
+        ? ': its metadata could be read but not its content (its encryption key?)'
+        : '';
+    return new SyncError(`S3 ${operation} on s3://${bucket}/${key} was denied (403 ${name})${why}`, {
+      kind: thisObject ? 'blocked' : 'account',
+      code: outOfScope ? 's3-out-of-scope' : thisObject ? 's3-object-access-denied' : 's3-access-denied',
       cause: error,
     });
   }
@@ -46,8 +78,8 @@ function translateS3Error(error: unknown, operation: string, bucket: string, key
   });
 }
 
-/** Builds an {@link ObjectStore} on an S3 client. */
-export function createS3ObjectStore(s3: S3Client): ObjectStore {
+/** Builds an {@link ObjectStore} on an S3 client; `scope` is what the deployment reads (for the 403 classification). */
+export function createS3ObjectStore(s3: S3Client, scope: ObjectScope = {}): ObjectStore {
   return {
     async headObject(bucket, key, signal): Promise<ObjectHead | null> {
       try {
@@ -63,7 +95,7 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
         };
       } catch (error) {
         if (isNotFound(error)) return null;
-        throw translateS3Error(error, 'HeadObject', bucket, key);
+        throw translateS3Error(error, 'HeadObject', bucket, key, scope);
       }
     },
 
@@ -79,7 +111,7 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
         return tags;
       } catch (error) {
         if (isNotFound(error)) return null;
-        throw translateS3Error(error, 'GetObjectTagging', bucket, key);
+        throw translateS3Error(error, 'GetObjectTagging', bucket, key, scope);
       }
     },
 
@@ -119,7 +151,7 @@ export function createS3ObjectStore(s3: S3Client): ObjectStore {
             cause: error,
           });
         }
-        throw translateS3Error(error, 'GetObject', bucket, key);
+        throw translateS3Error(error, 'GetObject', bucket, key, scope);
       }
     },
   };

@@ -243,6 +243,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       SETTINGS_PATH: settingsPath,
       QUEUE_URL: sqs.queueUrl(queueName),
       DEAD_LETTER_QUEUE_URL: sqs.queueUrl(dlqName),
+      BUCKET_NAME: bucket,
       KEY_PREFIX: keyPrefix,
       SETTINGS_CACHE_TTL_SECONDS: String(options.settingsTtlSeconds ?? 2),
       POWERTOOLS_METRICS_DISABLED: 'true',
