@@ -99,6 +99,25 @@ describe('AwsChunkedDecoder', () => {
     expect((error as AwsChunkedDecodeError).code).toBe('BadDigest');
   });
 
+  it('passes on none of the last chunk when the checksum does not match, so s3rver never sees the whole body', async () => {
+    // Prepare
+    const encoded = frame(chunks, `x-amz-checksum-crc32:${crc32Base64(Buffer.from('other'))}\r\n`);
+    const decoder = new AwsChunkedDecoder({ expectedLength: payload.length, trailerName: 'x-amz-checksum-crc32' });
+    let passed = 0;
+    decoder.on('data', (chunk: Buffer) => (passed += chunk.length));
+
+    // Act
+    const error = await new Promise<unknown>((resolve) => {
+      decoder.on('error', resolve);
+      decoder.on('end', () => resolve(undefined));
+      Readable.from([encoded]).pipe(decoder);
+    });
+
+    // Assess
+    expect((error as AwsChunkedDecodeError).code).toBe('BadDigest');
+    expect(passed).toBe(chunks[0]?.length);
+  });
+
   it('fails with IncompleteBody when the body ends before its last chunk or has another length', async () => {
     // Prepare
     const encoded = frame(chunks, '');

@@ -55,6 +55,12 @@ export class AwsChunkedDecoder extends Transform {
   #pending: Buffer = Buffer.alloc(0);
   #remaining = 0;
   #decodedLength = 0;
+  /**
+   * The last decoded bytes, held back until the body has ended and its length and checksum are checked: the
+   * proxy tells s3rver the decoded length, so s3rver would store the object on the last byte, before a failed
+   * check could stop it (S3 keeps no object for a BadDigest or IncompleteBody).
+   */
+  #held: Buffer | undefined;
   readonly #expectedLength: number | undefined;
   readonly #checksumHeader: string | undefined;
   readonly #verifier: Verifier | undefined;
@@ -101,7 +107,14 @@ export class AwsChunkedDecoder extends Transform {
       );
       return;
     }
-    callback(this.#checksumError() ?? undefined);
+    const error = this.#checksumError();
+    if (error !== undefined) {
+      callback(error);
+      return;
+    }
+    if (this.#held !== undefined) this.push(this.#held);
+    this.#held = undefined;
+    callback();
   }
 
   #checksumError(): AwsChunkedDecodeError | undefined {
@@ -131,7 +144,8 @@ export class AwsChunkedDecoder extends Transform {
         const take = Math.min(this.#remaining, input.length);
         const data = input.subarray(0, take);
         this.#update(data);
-        this.push(data);
+        if (this.#held !== undefined) this.push(this.#held);
+        this.#held = data;
         this.#remaining -= take;
         input = input.subarray(take);
         if (this.#remaining === 0) this.#state = 'data-end';
