@@ -115,6 +115,7 @@ function syncOptions(object: LargeObject, dropbox: BenchDropbox) {
   return {
     warmUp: object.warmUp,
     record: object.record,
+    objectKey: object.key,
     fileName: object.fileName,
     size: object.size,
     contentHash: object.contentHash,

@@ -28,6 +28,7 @@ export async function runWan(context: BenchContext, object: LargeObject): Promis
     const common = {
       warmUp: object.warmUp,
       record: object.record,
+      objectKey: object.key,
       fileName: object.fileName,
       size: object.size,
       contentHash: object.contentHash,

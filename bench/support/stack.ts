@@ -7,6 +7,7 @@ import { mkdtemp, rm, statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { DeleteItemCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
@@ -14,6 +15,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
+import { ledgerId } from '../../lib/ledger.ts';
 import type { DropboxEmulator } from '../../tools/emulators/dropbox/server.ts';
 import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
 import { type LocalStack, startLocalStack } from '../../tools/local/stack.ts';
@@ -41,6 +43,11 @@ export interface BenchStack {
     size: number,
     metadata: Record<string, string>,
   ): Promise<void>;
+  /**
+   * Forgets the object's export in the export ledger, so that the next sync exports it again (to the run's own base
+   * folder) instead of finding it already exported: each measured run starts from an object never exported.
+   */
+  forgetExport(key: string): Promise<void>;
   /** Receives (and deletes) up to `count` notifications: the SQS records the function would get. */
   takeRecords(count: number): Promise<SQSRecord[]>;
   /** Messages in the queue (waiting or in flight) and in the dead-letter queue. */
@@ -79,6 +86,11 @@ export async function startBenchStack(): Promise<BenchStack> {
   const sqs = createSqsClient({ env });
   const ssm = createSsmClient({ env });
   const { outputs } = stack;
+  const ledgerClient = new DynamoDBClient({
+    endpoint: env.AWS_ENDPOINT_URL_DYNAMODB,
+    region: outputs.Region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const dropboxClient = new DropboxClient({
     credentials: {
       appKey: EMULATOR_CREDENTIALS.appKey,
@@ -127,6 +139,14 @@ export async function startBenchStack(): Promise<BenchStack> {
           Body: body,
           ContentLength: size,
           Metadata: metadata,
+        }),
+      );
+    },
+    async forgetExport(key) {
+      await ledgerClient.send(
+        new DeleteItemCommand({
+          TableName: outputs.LedgerTableName,
+          Key: { id: { S: ledgerId(outputs.BucketName, key) } },
         }),
       );
     },
@@ -180,6 +200,7 @@ export async function startBenchStack(): Promise<BenchStack> {
       return { queue: countQueued(queue), dlq: countQueued(dlq) };
     },
     async close() {
+      ledgerClient.destroy();
       await stack.close();
       await rm(dir, { recursive: true, force: true });
     },

@@ -43,7 +43,8 @@ export interface SyncRunOptions {
   readonly record: SQSRecord;
   /** The Dropbox the function exports to. @default the stack's embedded emulator */
   readonly dropbox?: BenchDropbox;
-  /** The object's name in Dropbox, its size and its content hash. */
+  /** The object's S3 key, its name in Dropbox, its size and its content hash. */
+  readonly objectKey: string;
   readonly fileName: string;
   readonly size: number;
   readonly contentHash: string;
@@ -59,6 +60,7 @@ export async function runSync(context: BenchContext, options: SyncRunOptions): P
   const { stack, bundles } = context;
   const dropbox = options.dropbox ?? embeddedDropbox(stack);
   await stack.setSetting('base-folder', options.baseFolder);
+  await stack.forgetExport(options.objectKey);
   const countCpu = await startCpuCount(dropbox.pid);
   const child = forkChild(
     bundles.syncChild.file,
