@@ -11,8 +11,8 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import {
   createDynamoDbClient,
+  createLazySqsClient,
   createS3Client,
-  createSqsClient,
   createSsmClient,
 } from '../../lib/aws/clients.ts';
 import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
@@ -126,7 +126,8 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
         onRetry: (info) => logger.warn('dropbox retry', { ...info }),
         ...(options.dropboxFetch === undefined ? {} : { fetch: options.dropboxFetch }),
       }),
-    retries: createSqsRetryScheduler(createSqsClient({ env }), {
+    // SQS is on the failure paths only (retry delays, requeues, dead letters): its SDK loads on first use.
+    retries: createSqsRetryScheduler(createLazySqsClient({ env }), {
       queueUrl: env.QUEUE_URL || undefined,
       deadLetterQueueUrl: env.DEAD_LETTER_QUEUE_URL || undefined,
     }),

@@ -121,6 +121,23 @@ export function createSqsClient(options: AwsClientOptions = {}): SQSClient {
   return new SQSClient(awsClientConfig('AWS_ENDPOINT_URL_SQS', options));
 }
 
+/**
+ * An SQS client made on first use, its SDK loaded only then: the sync function calls SQS on a failure path only
+ * (a retry delay, a requeue, a dead letter), so a cold start does not pay for the SDK (BENCHMARKS.md, cold start).
+ */
+export function createLazySqsClient(options: AwsClientOptions = {}): () => Promise<SQSClient> {
+  let client: Promise<SQSClient> | undefined;
+  return () => {
+    client ??= import('@aws-sdk/client-sqs').then(
+      ({ SQSClient: Client }) => new Client(awsClientConfig('AWS_ENDPOINT_URL_SQS', options)),
+    );
+    client.catch(() => {
+      client = undefined;
+    });
+    return client;
+  };
+}
+
 /** The longest an EventBridge call may take: a receipt must never hold its record (or the invocation) for long. */
 export const EVENTBRIDGE_REQUEST_TIMEOUT_MS = 5_000;
 

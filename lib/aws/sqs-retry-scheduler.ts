@@ -2,12 +2,7 @@
  * The {@link RetryScheduler} port on SQS: `ChangeMessageVisibility` for a retry delay, `SendMessage` of a fresh copy
  * for a requeue (the breaker's), and `SendMessage` to the dead-letter queue for a blocked record.
  */
-import {
-  ChangeMessageVisibilityCommand,
-  type MessageAttributeValue,
-  SendMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import type { MessageAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
 import {
   type DeadLetterReason,
   MAX_DELAY_SECONDS,
@@ -65,12 +60,19 @@ export interface SqsRetrySchedulerOptions {
   readonly deadLetterQueueUrl?: string | undefined;
 }
 
-/** The {@link RetryScheduler} on an SQS client. */
+/**
+ * The {@link RetryScheduler} on an SQS client, or on a function that makes one on first use
+ * (`createLazySqsClient`): every call here is on a failure path, so the SDK's commands are loaded when one is made.
+ */
 export function createSqsRetryScheduler(
-  sqs: SQSClient,
+  client: SQSClient | (() => Promise<SQSClient>),
   options: SqsRetrySchedulerOptions = {},
 ): RetryScheduler {
   const { queueUrl, deadLetterQueueUrl } = options;
+  const sqs = async () => ({
+    client: typeof client === 'function' ? await client() : client,
+    commands: await import('@aws-sdk/client-sqs'),
+  });
   const urlOf = (record: QueueRecord): string => {
     const url = queueUrl ?? (record.eventSourceARN ? queueUrlFromArn(record.eventSourceARN) : undefined);
     if (!url) throw new Error('No queue URL: set QUEUE_URL');
@@ -78,8 +80,9 @@ export function createSqsRetryScheduler(
   };
   return {
     async deferRetry(record, delaySeconds, signal) {
-      await sqs.send(
-        new ChangeMessageVisibilityCommand({
+      const { client, commands } = await sqs();
+      await client.send(
+        new commands.ChangeMessageVisibilityCommand({
           QueueUrl: urlOf(record),
           ReceiptHandle: record.receiptHandle,
           VisibilityTimeout: delaySeconds,
@@ -89,8 +92,9 @@ export function createSqsRetryScheduler(
     },
 
     async requeue(record, delaySeconds, signal) {
-      await sqs.send(
-        new SendMessageCommand({
+      const { client, commands } = await sqs();
+      await client.send(
+        new commands.SendMessageCommand({
           QueueUrl: urlOf(record),
           MessageBody: record.body,
           DelaySeconds: Math.max(0, Math.min(MAX_DELAY_SECONDS, Math.round(delaySeconds))),
@@ -105,8 +109,9 @@ export function createSqsRetryScheduler(
 
     async deadLetter(record, reason: DeadLetterReason, signal) {
       if (!deadLetterQueueUrl) throw new Error('No dead-letter queue URL: set DEAD_LETTER_QUEUE_URL');
-      await sqs.send(
-        new SendMessageCommand({
+      const { client, commands } = await sqs();
+      await client.send(
+        new commands.SendMessageCommand({
           QueueUrl: deadLetterQueueUrl,
           MessageBody: record.body,
           MessageAttributes: {
