@@ -43,9 +43,11 @@ function parseOptions() {
       'small-files': { type: 'string' },
       'cold-rounds': { type: 'string' },
       'five-gib': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
+  if (values.help === true) return 'help' as const;
   const only = (values.only ?? SCENARIOS.join(',')).split(',').map((name) => name.trim());
   const unknown = only.filter((name) => !(SCENARIOS as readonly string[]).includes(name));
   if (unknown.length > 0)
@@ -237,8 +239,34 @@ function printTargets(name: string, targets: Record<string, Target>): void {
   }
 }
 
+const USAGE = `Usage: npm run bench -- [options]
+
+Runs the performance scenarios on the local stack, each against a baseline measured in the same run, and prints
+every figure with its target (JSON in bench/results/). About 8 minutes with the defaults on 2 cores.
+
+Options:
+  --only LIST          scenarios to run, comma-separated: ${SCENARIOS.join(', ')} (default: all)
+  --repeat N           runs of the large-file scenario (default 3)
+  --size-mib N         size of the large object in MiB (default 1024)
+  --small-files N      files in the small-file scenario (default 1000)
+  --cold-rounds N      cold starts measured (default 9)
+  --five-gib yes|no    also stream a 5 GiB object for its peak RSS (default yes)
+  -h, --help           show this help
+`;
+
 async function main(): Promise<number> {
-  const options = parseOptions();
+  let options: Exclude<ReturnType<typeof parseOptions>, 'help'>;
+  try {
+    const parsed = parseOptions();
+    if (parsed === 'help') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    options = parsed;
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message} (npm run bench -- --help)\n`);
+    return 2;
+  }
   const started = Date.now();
   const machine = {
     nproc: availableParallelism(),
