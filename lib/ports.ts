@@ -191,3 +191,24 @@ export interface ExportLedger {
   /** The ledger id of the object a Dropbox file belongs to; `null` when none is recorded. */
   fileOwner(fileId: string, signal?: AbortSignal): Promise<string | null>;
 }
+
+/** What the ledger keeps of a receipt EventBridge accepted (attributes `receiptSent`, `receiptSequence`, …). */
+export interface ReceiptMark {
+  /** The state the receipt reported (lib/receipts.ts `receiptStateKey`). */
+  readonly stateKey: string;
+  /** Its `sequence`: the object's receipts accepted so far. */
+  readonly sequence: number;
+  /** The event id EventBridge gave it. */
+  readonly eventId: string;
+  /** When it was accepted, ISO 8601. */
+  readonly sentAt: string;
+}
+
+/** The receipts' two attributes on the export ledger's items (lib/aws/dynamodb-receipts.ts). */
+export interface ReceiptLedger {
+  /**
+   * Records that the object's receipt `mark` was accepted, unless its item already records that receipt or a later
+   * one, or the object has no item. Returns whether it wrote.
+   */
+  markSent(id: string, mark: ReceiptMark, signal?: AbortSignal): Promise<boolean>;
+}
