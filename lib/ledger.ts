@@ -93,6 +93,13 @@ export interface LedgerRecord {
   readonly export?: LedgerExport | undefined;
   /** Present while an instance is exporting the object. */
   readonly claim?: LedgerClaim | undefined;
+  /**
+   * Receipts (lib/receipts.ts): the state key of the last receipt EventBridge accepted for the object, and how many
+   * it accepted. Written only by the receipts' adapter (lib/aws/dynamodb-receipts.ts), never by `settle`: they are
+   * not in {@link LEDGER_ATTRIBUTES}.
+   */
+  readonly receiptSent?: string | undefined;
+  readonly receiptSequence?: number | undefined;
 }
 
 /** The ledger id of an object: `s3://<bucket>/<key>` with the key as S3 stores it (decoded). */
@@ -328,5 +335,7 @@ export function fromLedgerItem(item: LedgerItem): LedgerRecord {
       claimOwner === undefined || claimExpires === undefined
         ? undefined
         : { owner: claimOwner, expiresAt: claimExpires },
+    receiptSent: text(item.receiptSent),
+    receiptSequence: num(item.receiptSequence),
   };
 }

@@ -81,6 +81,11 @@ export interface SyncOutcome {
   readonly stateChanged: boolean;
   /** When the outcome was decided, ISO 8601. */
   readonly at: string;
+  /**
+   * The object's ledger record after this event: the one it settled, or the one it found (a superseded event). The
+   * receipt the object is due is made from it (lib/receipts.ts).
+   */
+  readonly record?: LedgerRecord | undefined;
 }
 
 /** How many versions one event exports when newer ones keep landing during its uploads. */
@@ -222,6 +227,7 @@ async function settlePermanent(
     dropboxPath: null,
     state: next.state,
     stateChanged: isStateChange(previous, next),
+    record: next,
   });
 }
 
@@ -383,6 +389,7 @@ async function runRound(
         dropboxPath: null,
         state: next.state,
         stateChanged: isStateChange(previous, next),
+        record: next,
       }),
     };
   }
@@ -435,6 +442,7 @@ async function runRound(
         dropboxFile: previous?.export?.file,
         state: next.state,
         stateChanged: isStateChange(previous, next),
+        record: next,
       }),
     };
   }
@@ -467,6 +475,7 @@ async function runRound(
         dropboxPath: null,
         state: next.state,
         stateChanged: isStateChange(previous, next),
+        record: next,
       }),
     };
   }
@@ -504,6 +513,7 @@ async function runRound(
         dropboxFile: kept.file,
         state: next.state,
         stateChanged: isStateChange(previous, next),
+        record: next,
       }),
     };
   }
@@ -569,6 +579,7 @@ async function runRound(
       dropboxFile: exported.file,
       state: next.state,
       stateChanged: isStateChange(previous, next),
+      record: next,
     }),
   };
 }
@@ -588,6 +599,7 @@ async function superseded(
       size: previous?.object?.size,
       versionId: previous?.object?.versionId,
       eTag: previous?.object?.eTag,
+      record: previous ?? undefined,
     }),
   };
 }
