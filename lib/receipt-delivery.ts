@@ -67,3 +67,25 @@ export async function sendPendingReceipt(
   log.info('receipt sent', { ...attributes, eventId: result.eventId });
   return receipt;
 }
+
+/**
+ * Sends the receipt of a failure that settled the object's state itself (`blocked`: the ledger records it before the
+ * record goes to the DLQ), reading the object's record first. Never rejects: the record fails anyway, and a receipt
+ * still pending goes out with the object's next event (after `redrive`, that of the export).
+ */
+export async function sendReceiptAfterFailure(
+  id: string,
+  deps: ReceiptDeps,
+  context: Parameters<typeof sendPendingReceipt>[2],
+): Promise<void> {
+  if (deps.readRecord === undefined) return;
+  try {
+    await sendPendingReceipt(await deps.readRecord(id, context.signal), deps, context);
+  } catch (error) {
+    context.log.warn('receipt of a failure not sent', {
+      messageId: context.messageId,
+      id,
+      error: errorMessage(error),
+    });
+  }
+}

@@ -12,7 +12,9 @@ import type { BreakerTrip, CircuitBreaker } from './breaker.ts';
 import type { CommitGroup } from './commit-group.ts';
 import { errorMessage, isAbortError, isSyncError } from './errors.ts';
 import type { InvocationDeadlines } from './invocation.ts';
+import { ledgerId } from './ledger.ts';
 import type { SyncLog, SyncMetrics } from './observability.ts';
+import { type ReceiptDeps, sendPendingReceipt, sendReceiptAfterFailure } from './receipt-delivery.ts';
 import { backoffDelayMs, nextDelayMs } from './retry.ts';
 import { MalformedEventError, parseS3Message, type S3ObjectEvent } from './s3-event.ts';
 import { type SyncDeps, type SyncOutcome, syncObjectEvent } from './sync.ts';
@@ -80,6 +82,8 @@ export interface RecordDeps extends SyncDeps {
    * {@link ACCOUNT_BACKOFF} (`ACCOUNT_RETRY_DELAY_SECONDS`, which tests shorten).
    */
   readonly accountDelaySeconds?: number | undefined;
+  /** Receipts (lib/receipt-delivery.ts): without them, none is sent. */
+  readonly receipts?: ReceiptDeps | undefined;
 }
 
 /** Backoff of a transient failure between queue receives: 10 s doubling, up to 15 minutes. */
@@ -248,6 +252,15 @@ async function processMessage(
     try {
       const outcome = await syncObjectEvent(event, deps, signal, deadlines?.final);
       logOutcome(deps, outcome, record.messageId, Date.now() - started);
+      if (deps.receipts !== undefined) {
+        // After the ledger settled the event; a receipt not sent fails the record, whose retry sends only it.
+        await sendPendingReceipt(outcome.record, deps.receipts, {
+          log: deps.log,
+          member: deps.batch,
+          messageId: record.messageId,
+          signal: deadlines?.final ?? signal,
+        });
+      }
       outcomes.push(outcome);
     } catch (error) {
       if (isSyncError(error) && error.kind === 'permanent') {
@@ -277,6 +290,15 @@ async function processMessage(
         durationMs: Date.now() - started,
       };
       if (kind === 'blocked') {
+        // The ledger recorded the block: its receipt goes out now (best effort; the record goes to the DLQ anyway).
+        if (deps.receipts !== undefined) {
+          await sendReceiptAfterFailure(ledgerId(event.bucket, event.key), deps.receipts, {
+            log: deps.log,
+            member: deps.batch,
+            messageId: record.messageId,
+            signal: deadlines?.final ?? signal,
+          });
+        }
         // The message's other events still run: they export now, and again harmlessly after a redrive.
         blocked ??= failure;
         continue;

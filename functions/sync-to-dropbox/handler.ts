@@ -11,11 +11,17 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import {
   createDynamoDbClient,
+  createEventBridgeClient,
   createLazySqsClient,
   createS3Client,
   createSsmClient,
 } from '../../lib/aws/clients.ts';
 import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
+import { createDynamoDbReceiptLedger } from '../../lib/aws/dynamodb-receipts.ts';
+import {
+  createEventBridgeReceiptSender,
+  type ReceiptRetryOptions,
+} from '../../lib/aws/eventbridge-receipts.ts';
 import { flowControlStoreFromEnv, flowSwitchFromEnv } from '../../lib/aws/flow-control-env.ts';
 import { createS3ObjectStore } from '../../lib/aws/s3-object-store.ts';
 import { createSettingsLoader } from '../../lib/aws/settings-store.ts';
@@ -25,7 +31,9 @@ import { CommitGroup } from '../../lib/commit-group.ts';
 import { DEFAULT_UPLOAD_TUNING, getDropboxClient, type UploadTuning } from '../../lib/dropbox/client.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { answerBy, BatchProgress, createInvocationDeadlines } from '../../lib/invocation.ts';
+import type { ReceiptLedger, ReceiptSender } from '../../lib/ports.ts';
 import { createLogger, createMetrics, createSyncMetrics } from '../../lib/powertools.ts';
+import { ReceiptBatch } from '../../lib/receipt-batch.ts';
 import { processQueueRecord, type RecordDeps, type RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
 
@@ -37,6 +45,9 @@ export interface HandlerDeps extends Omit<RecordDeps, 'log' | 'metrics'> {
   readonly deadlineMarginMs?: number;
   /** The small files of one batch commit together (one `finish_batch_v2`) rather than one by one. @default true */
   readonly batchCommits?: boolean;
+  /** Where receipts go (`RECEIPTS_EVENT_BUS`), and where the ledger records them; without a sender, none is sent. */
+  readonly receiptSender?: ReceiptSender | undefined;
+  readonly receiptMarks?: ReceiptLedger | undefined;
 }
 
 /** Options of {@link runtimeDeps}. */
@@ -50,6 +61,8 @@ export interface RuntimeOptions {
   readonly dropboxFetch?: typeof fetch;
   /** The Logger to use instead of a new one (the local stack's readable view). */
   readonly logger?: Logger;
+  /** Overrides of the receipts' in-call retries. */
+  readonly receiptRetry?: Partial<ReceiptRetryOptions>;
 }
 
 function numberFrom(value: string | undefined, fallback: number, minimum = 1): number {
@@ -100,6 +113,8 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
     ttlMs: numberFrom(env.SETTINGS_CACHE_TTL_SECONDS, 60, 0) * 1000,
   });
   const mib = 1024 * 1024;
+  const dynamodb = createDynamoDbClient({ env });
+  const receiptsBus = env.RECEIPTS_EVENT_BUS?.trim();
   return {
     logger,
     metrics,
@@ -108,9 +123,18 @@ export function runtimeDeps(options: RuntimeOptions = {}): HandlerDeps {
       keyPrefix: env.KEY_PREFIX || undefined,
     }),
     ledger: createDynamoDbLedger({
-      client: createDynamoDbClient({ env }),
+      client: dynamodb,
       tableName: env.LEDGER_TABLE ?? '',
     }),
+    receiptSender: receiptsBus
+      ? createEventBridgeReceiptSender({
+          client: createEventBridgeClient({ env }),
+          eventBusName: receiptsBus,
+          retry: options.receiptRetry,
+          onRetry: (info) => logger.warn('receipt retry', { ...info }),
+        })
+      : undefined,
+    receiptMarks: createDynamoDbReceiptLedger({ client: dynamodb, tableName: env.LEDGER_TABLE ?? '' }),
     loadSettings: (signal) => settings.load(signal),
     dropboxFor: (credentials) =>
       getDropboxClient({
@@ -166,6 +190,16 @@ export function createHandler(deps: HandlerDeps) {
         ...(deps.batchCommits === false
           ? {}
           : { commitGroup: new CommitGroup(ids, { commitSignal: deadlines.final }) }),
+        // The receipts of the invocation's records go out together (lib/receipt-batch.ts).
+        ...(deps.receiptSender === undefined || deps.receiptMarks === undefined
+          ? {}
+          : {
+              receipts: {
+                batch: new ReceiptBatch(deps.receiptSender),
+                marks: deps.receiptMarks,
+                readRecord: (id: string, signal?: AbortSignal) => deps.ledger.read(id, signal),
+              },
+            }),
       };
       const processing = processPartialResponse(
         event,

@@ -148,6 +148,7 @@ export async function startHarness(
       onOutcome: (outcome) => outcomes.push(outcome),
       onFailure: (failure) => failures.push(failure),
       uploadTuning: { maxAttempts: 2, backoffBaseMs: 5, backoffCapMs: 20 },
+      receiptRetry: { baseMs: 5, capMs: 20 },
     }),
   );
   const s3 = createS3Client({ env: stack.env });

@@ -35,7 +35,7 @@ import {
   loggerLevelFor,
   paletteFor,
 } from './log-view.ts';
-import { describeReceipt } from './receipt-line.ts';
+import { describeReceipt } from './receipts.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 
 const MIB = 1024 * 1024;
