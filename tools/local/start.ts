@@ -2,7 +2,8 @@
  * `npm start`: runs the whole flow locally (DESIGN.md "Local stack"), uploads the demo set, prints one line for each
  * outcome as it happens (from the function's own log records) and the Dropbox tree at the end, then keeps syncing
  * new uploads until Ctrl-C. `npm start -- --once` exits after the demo: 0 when every expected file arrived with its
- * content hash, else 1, and never with a stack trace: a failure is one `error:` line.
+ * content hash and every demo file has the receipt of its export state in `<dir>/receipts.jsonl`, else 1, and never
+ * with a stack trace: a failure is one `error:` line.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
@@ -11,12 +12,19 @@ import { parseArgs } from 'node:util';
 import { PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { resolveUserPath } from '../../cli/arguments.ts';
 import { acceptsConnections } from '../../cli/deployment.ts';
-import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import {
+  createDynamoDbClient,
+  createS3Client,
+  createSqsClient,
+  createSsmClient,
+} from '../../lib/aws/clients.ts';
+import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { loadRawSettings } from '../../lib/aws/settings-store.ts';
 import { getDropboxClient } from '../../lib/dropbox/client.ts';
 import { DropboxContentHasher } from '../../lib/dropbox/content-hash.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import { ledgerId } from '../../lib/ledger.ts';
 import { SERVICE_NAME } from '../../lib/powertools.ts';
 import { sleep } from '../../lib/retry.ts';
 import { evaluateExport } from '../../lib/rules.ts';
@@ -35,7 +43,7 @@ import {
   loggerLevelFor,
   paletteFor,
 } from './log-view.ts';
-import { describeReceipt } from './receipts.ts';
+import { describeReceipt, readReceipts, receiptProblems } from './receipts.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 
 const MIB = 1024 * 1024;
@@ -216,6 +224,7 @@ async function main(options: StartOptions): Promise<number> {
       logLevel: loggerLevelFor(options.logLevel),
     },
   );
+  let receiptsThisRun = 0;
   stack = await startLocalStack({
     dir: options.dir,
     dropboxEndpointUrl: process.env.DROPBOX_REAL === '1' ? null : undefined,
@@ -238,8 +247,10 @@ async function main(options: StartOptions): Promise<number> {
           `${palette.red}local S3${palette.reset}: the notification for s3://${bucket}/${key} failed: ${errorMessage(error)}`,
         );
     },
-    onReceipt: (event: DeliveredEvent) =>
-      say(`${palette.dim}receipt ${palette.reset} ${describeReceipt(event)}`),
+    onReceipt: (event: DeliveredEvent) => {
+      receiptsThisRun += 1;
+      say(`${palette.dim}receipt ${palette.reset} ${describeReceipt(event)}`);
+    },
   });
   const { outputs } = stack;
   const local = cliLocalOption(options.dir);
@@ -362,6 +373,20 @@ async function main(options: StartOptions): Promise<number> {
       problems.push(`could not check ${exported.dropboxPath} in Dropbox: ${errorMessage(error)}`);
     }
   }
+  // Receipts: every demo file has the receipt of its current export state (the ledger's) in receipts.jsonl.
+  const ledger = createDynamoDbLedger({
+    client: createDynamoDbClient({ env: stack.env }),
+    tableName: outputs.LedgerTableName,
+  });
+  const receiptsByKey = readReceipts(outputs.ReceiptsFile);
+  for (const file of files) {
+    try {
+      const record = await ledger.read(ledgerId(outputs.BucketName, file.key));
+      problems.push(...receiptProblems(file.key, record, receiptsByKey));
+    } catch (error) {
+      problems.push(`could not read the ledger record of ${file.key}: ${errorMessage(error)}`);
+    }
+  }
   const dlqDepth = countQueued(await readQueueDepth(sqs, outputs.DeadLetterQueueUrl));
   if (dlqDepth > 0) problems.push(`${dlqDepth} message(s) in the dead-letter queue`);
 
@@ -383,7 +408,7 @@ async function main(options: StartOptions): Promise<number> {
     say(`\n${palette.red}Demo check failed:${palette.reset}\n  ${problems.join('\n  ')}`);
   } else {
     say(
-      `\n${palette.green}Demo check passed:${palette.reset} every expected file arrived with its content hash.`,
+      `\n${palette.green}Demo check passed:${palette.reset} every expected file arrived with its content hash, and every demo file has its receipt (${receiptsThisRun} sent this run).`,
     );
   }
   if (options.once) return problems.length > 0 ? 1 : 0;
