@@ -186,6 +186,7 @@ export class TicketDropboxSyncStack extends Stack {
     this.receipts = new ExportReceipts(this, 'Receipts', {
       fn: this.function,
       eventBus: settings.receiptsEventBus,
+      ledgerTable: this.exportLedger.table,
       ledgerReaderRoleArn: settings.ledgerReaderRoleArn,
     });
 

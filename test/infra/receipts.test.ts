@@ -117,6 +117,32 @@ describe('receipts in the stack', () => {
     expect(Object.keys(synth.template.findOutputs('ReceiptsEventBusArn'))).toEqual([]);
   });
 
+  it("grants the ticket system's role GetItem on the export ledger and nothing else", () => {
+    // Prepare
+    const roleArn = 'arn:aws:iam::123456789012:role/ticketing/ticket-system-reader';
+
+    // Act
+    const synth = synthStack({ ledgerReaderRoleArn: roleArn });
+
+    // Assess
+    const table = synth.stack.exportLedger.table;
+    const policies = synth.template.findResources('AWS::IAM::Policy', {
+      Properties: { Roles: ['ticket-system-reader'] },
+    });
+    expect(Object.values(policies).map((policy) => policy.Properties.PolicyDocument.Statement)).toEqual([
+      [
+        {
+          Sid: 'ReadExportLedger',
+          Effect: 'Allow',
+          Action: 'dynamodb:GetItem',
+          Resource: synth.stack.resolve(table.tableArn),
+        },
+      ],
+    ]);
+    const report = new AwsSolutionsChecks(synth.app).validateScope(synth.app);
+    expect(report.violations.map((violation) => violation.ruleName)).toEqual([]);
+  });
+
   it('rejects a bus or role that cannot be one, with the prop and what it accepts', () => {
     // Act
     const error = (() => {
