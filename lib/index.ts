@@ -1,7 +1,8 @@
 /**
- * ticket-dropbox-sync's public entry: the export rules, the settings parser, the S3 event reader and the export
- * ledger's read model (`fromLedgerItem` reads a `GetItem` result of the ledger table), with no AWS or Dropbox
- * dependency. The CLI's `explain`, the sync function and any ticket-system UI use the same functions.
+ * ticket-dropbox-sync's public entry: the export rules, the settings parser, the S3 event reader, the export
+ * ledger's read model (`fromLedgerItem`, and `readExportState` / `fetchExportState`, the typed reader of one object's
+ * item from a `GetItem` result) and the receipts' types, with no AWS or Dropbox dependency. The CLI's `explain`, the
+ * sync function and any ticket-system UI use the same functions.
  */
 export {
   buildDropboxPath,
@@ -14,6 +15,14 @@ export {
   sanitiseComponent,
 } from './dropbox-path.ts';
 export { type FailureKind, SyncError } from './errors.ts';
+export {
+  type ExportState,
+  type ExportStateGetItemInput,
+  exportStateKey,
+  fetchExportState,
+  type GetItemResultLike,
+  readExportState,
+} from './export-state.ts';
 export { describeExportState, type ExportedFile, type ExportStatus } from './export-status.ts';
 export {
   compareSequencers,
@@ -32,6 +41,13 @@ export {
   ledgerId,
   normalizeSequencer,
 } from './ledger.ts';
+export {
+  RECEIPT_DETAIL_TYPES,
+  RECEIPT_SOURCE,
+  type ReceiptDetail,
+  type ReceiptDropboxFile,
+  type ReceiptState,
+} from './receipts.ts';
 export { decideExport, type ExportDecision, evaluateExport, isFinalFile, type Reason } from './rules.ts';
 export {
   decodeS3Key,

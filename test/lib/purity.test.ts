@@ -12,8 +12,10 @@ const PURE_MODULES = [
   'rules.ts',
   'dropbox-path.ts',
   's3-event.ts',
+  'export-state.ts',
   'ledger.ts',
   'export-status.ts',
+  'receipts.ts',
 ];
 const ALLOWED_PACKAGES = new Set(['zod/mini']);
 const IMPORT_SPECIFIER =
