@@ -4,12 +4,15 @@
  * the same table in test/receipts/flow.test.ts.
  */
 import { describe, expect, it } from 'vitest';
+import { RECEIPT_ATTRIBUTES } from '../../lib/aws/dynamodb-receipts.ts';
 import { toPutEventsEntry } from '../../lib/aws/eventbridge-receipts.ts';
+import { LEDGER_ATTRIBUTES } from '../../lib/ledger.ts';
 import { dueReceipt, RECEIPT_DETAIL_TYPES, RECEIPT_SOURCE, type ReceiptSource } from '../../lib/receipts.ts';
 import {
   documentedDetailFields,
   documentedDetailTypes,
   documentedJsonBlocks,
+  documentedLedgerAttributes,
   matchesPattern,
   shapeProblems,
 } from './readme-shape.ts';
@@ -109,5 +112,13 @@ describe("the README's receipts", () => {
     // Assess
     expect(pattern).toMatchObject({ source: [RECEIPT_SOURCE] });
     expect(matches).toEqual({ export9002: true, export9001: false, skip9002: false });
+  });
+
+  it("documents every attribute of the ledger item, the receipts' own included", () => {
+    // Act
+    const documented = documentedLedgerAttributes();
+
+    // Assess
+    expect([...documented].sort()).toEqual([...LEDGER_ATTRIBUTES, ...RECEIPT_ATTRIBUTES, 'claim'].sort());
   });
 });

@@ -120,3 +120,20 @@ export function matchesPattern(event: unknown, pattern: unknown): boolean {
     return matchesPattern(actual, expected);
   });
 }
+
+/** The attributes the `ledger-item-fields` table documents (several per row, as `a`, `b`). */
+export function documentedLedgerAttributes(): string[] {
+  const text = readFileSync(README, 'utf8');
+  const marker = text.indexOf('<!-- ledger-item-fields');
+  if (marker < 0) throw new Error('README.md lost the ledger-item-fields table');
+  const names: string[] = [];
+  for (const line of text.slice(marker).split('\n').slice(1)) {
+    if (!line.startsWith('|')) {
+      if (names.length > 0) break;
+      continue;
+    }
+    const cell = line.split('|')[1] ?? '';
+    names.push(...[...cell.matchAll(/`([a-zA-Z]+)`/g)].map((match) => match[1] ?? ''));
+  }
+  return names;
+}

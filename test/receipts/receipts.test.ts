@@ -1,5 +1,6 @@
 /** The receipt an object's ledger record is due, and when it is pending. Pure. */
 import { describe, expect, it } from 'vitest';
+import { isStateChange, type LedgerRecord } from '../../lib/ledger.ts';
 import { dueReceipt, pendingReceipt, type ReceiptSource, receiptStateKey } from '../../lib/receipts.ts';
 
 const exported: ReceiptSource = {
@@ -162,5 +163,62 @@ describe('receipts from the ledger record', () => {
       size: null,
       dropbox: null,
     });
+  });
+
+  it("is due exactly when the ledger's isStateChange says the export state changed", () => {
+    // Prepare: every pair of a few settled states, files and reasons.
+    const file = (id: string, rev: string) => ({
+      exportedAt: 'at',
+      targetPath: '/Ticket Files/Proof.pdf',
+      adopted: false,
+      versionId: undefined,
+      eTag: 'e',
+      file: { id, rev, pathDisplay: '/Ticket Files/Proof.pdf', contentHash: 'h', size: 1 },
+    });
+    const base = { id: 's3://b/k', bucket: 'b', key: 'k', stateAt: 't' };
+    const records: LedgerRecord[] = [
+      {
+        ...base,
+        state: 'exported',
+        reason: { code: 'non-final-file', message: '' },
+        export: file('id:a', 'r1'),
+      },
+      { ...base, state: 'exported', reason: { code: 'final-file', message: '' }, export: file('id:a', 'r1') },
+      {
+        ...base,
+        state: 'exported',
+        reason: { code: 'non-final-file', message: '' },
+        export: file('id:a', 'r2'),
+      },
+      {
+        ...base,
+        state: 'exported',
+        reason: { code: 'non-final-file', message: '' },
+        export: file('id:b', 'r1'),
+      },
+      {
+        ...base,
+        state: 'skipped',
+        reason: { code: 'final-excluded', message: '' },
+        export: file('id:a', 'r1'),
+      },
+      { ...base, state: 'skipped', reason: { code: 'final-excluded', message: '' } },
+      { ...base, state: 'skipped', reason: { code: 'not-a-ticket-file', message: '' } },
+      { ...base, state: 'blocked', reason: { code: 'dropbox-path-conflict', message: '' } },
+      { ...base, state: 'blocked', reason: { code: 'dropbox-malformed-path', message: '' } },
+    ];
+
+    // Act
+    const disagreements = records.flatMap((previous) =>
+      records
+        .filter(
+          (next) => isStateChange(previous, next) !== (receiptStateKey(previous) !== receiptStateKey(next)),
+        )
+        .map((next) => `${receiptStateKey(previous)} → ${receiptStateKey(next)}`),
+    );
+
+    // Assess
+    expect(disagreements).toEqual([]);
+    for (const record of records) expect(isStateChange(null, record)).toBe(dueReceipt(record) !== undefined);
   });
 });
