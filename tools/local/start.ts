@@ -408,7 +408,10 @@ async function main(options: StartOptions): Promise<number> {
     say(`\n${palette.red}Demo check failed:${palette.reset}\n  ${problems.join('\n  ')}`);
   } else {
     say(
-      `\n${palette.green}Demo check passed:${palette.reset} every expected file arrived with its content hash, and every demo file has its receipt (${receiptsThisRun} sent this run).`,
+      `\n${palette.green}Demo check passed:${palette.reset} every expected file arrived with its content hash.`,
+    );
+    say(
+      `Receipts: every demo file has the receipt of its export state in ${options.dir}/receipts.jsonl (${receiptsThisRun} sent this run).`,
     );
   }
   if (options.once) return problems.length > 0 ? 1 : 0;
