@@ -506,14 +506,15 @@ describe('what the ledger costs', () => {
     const redelivery = await step(() => sendBackfill(key));
     const newVersion = await step(() => harness.put(key, 'second version', PRINT));
 
-    // Assess: claim, file owner, settle; claim, settle; claim, owner check, settle
+    // Assess: claim, file owner, settle; claim, settle; claim, owner check, settle; and for each export-state
+    // change (the first export, the new version) the receipt's record of the receipt EventBridge accepted
     expect(first).toEqual({
-      ledger: ['UpdateItem', 'UpdateItem', 'UpdateItem'],
+      ledger: ['UpdateItem', 'UpdateItem', 'UpdateItem', 'UpdateItem'],
       dropbox: ['files/get_metadata', 'files/upload'],
     });
     expect(redelivery).toEqual({ ledger: ['UpdateItem', 'UpdateItem'], dropbox: ['files/get_metadata'] });
     expect(newVersion).toEqual({
-      ledger: ['GetItem', 'UpdateItem', 'UpdateItem'],
+      ledger: ['GetItem', 'UpdateItem', 'UpdateItem', 'UpdateItem'],
       dropbox: ['files/get_metadata', 'files/upload'],
     });
   });
