@@ -102,7 +102,10 @@ describe('AwsChunkedDecoder', () => {
   it('passes on none of the last chunk when the checksum does not match, so s3rver never sees the whole body', async () => {
     // Prepare
     const encoded = frame(chunks, `x-amz-checksum-crc32:${crc32Base64(Buffer.from('other'))}\r\n`);
-    const decoder = new AwsChunkedDecoder({ expectedLength: payload.length, trailerName: 'x-amz-checksum-crc32' });
+    const decoder = new AwsChunkedDecoder({
+      expectedLength: payload.length,
+      trailerName: 'x-amz-checksum-crc32',
+    });
     let passed = 0;
     decoder.on('data', (chunk: Buffer) => (passed += chunk.length));
 
