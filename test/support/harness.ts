@@ -70,7 +70,8 @@ export interface Harness {
   record(key: string): Promise<LedgerRecord | null>;
   setSetting(name: string, value: string | undefined): Promise<void>;
   /**
-   * Processes every visible message through the real handler; returns the records it reported as failed. Like the
+   * Processes every visible message through the real handler; returns the messages whose last receive failed, each
+   * once with its latest receipt handle (a retry delay that runs out during the drain gets a message again). Like the
    * event source mapping, it takes nothing while the flow is paused (the pause file), unless `ignorePause`.
    */
   drain(options?: {
@@ -255,12 +256,17 @@ export async function startHarness(
       else await ssm.send(new PutParameterCommand({ Name, Value: value, Type: 'String', Overwrite: true }));
     },
     async drain(drainOptions = {}) {
-      const failed: DrainedFailure[] = [];
+      // By message: a message whose retry delay ran out while the drain went on is received again, and only its
+      // latest receipt handle is valid (SQS's ChangeMessageVisibility refuses an earlier one), or it succeeded.
+      const failed = new Map<string, DrainedFailure>();
       for (;;) {
-        if (drainOptions.ignorePause !== true && existsSync(outputs.PauseFile)) return failed;
+        if (drainOptions.ignorePause !== true && existsSync(outputs.PauseFile)) return [...failed.values()];
         const records = await receiveBatch(drainOptions.batchSize ?? 10);
-        if (records.length === 0) return failed;
-        failed.push(...(await invoke(records, { remainingMs: drainOptions.remainingMs })));
+        if (records.length === 0) return [...failed.values()];
+        for (const record of records) failed.delete(record.messageId);
+        for (const failure of await invoke(records, { remainingMs: drainOptions.remainingMs })) {
+          failed.set(failure.messageId, failure);
+        }
       }
     },
     paused() {
