@@ -20,6 +20,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct, IConstruct } from 'constructs';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/powertools.ts';
+import { MAX_RECEIVES } from '../lib/sqs-record.ts';
 import { CircuitBreaker, mappingIdParameterName } from './breaker.ts';
 import { ExportLedger } from './export-ledger.ts';
 import { FUNCTION_BUNDLING, LOCK_FILE, REPO_ROOT } from './function-bundling.ts';
@@ -115,7 +116,7 @@ export class TicketDropboxSyncStack extends Stack {
       retentionPeriod: Duration.days(14),
       visibilityTimeout: Duration.seconds(settings.queueVisibilityTimeoutSeconds),
       maxMessageSizeBytes: 256 * 1024,
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVES },
     });
 
     this.bucket = settings.existingBucketName

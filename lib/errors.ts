@@ -19,6 +19,11 @@ export interface SyncErrorOptions {
   readonly code: string;
   /** The delay the remote side asked for (Dropbox `Retry-After`), in milliseconds. */
   readonly retryAfterMs?: number | undefined;
+  /**
+   * The failure clears by itself within this many milliseconds (another instance's claim on the object ends): the
+   * record is tried again sooner, with the queue's backoff, but never later than this.
+   */
+  readonly retryByMs?: number | undefined;
   readonly cause?: unknown;
 }
 
@@ -30,6 +35,7 @@ export class SyncError extends Error {
   readonly kind: FailureKind;
   readonly code: string;
   readonly retryAfterMs: number | undefined;
+  readonly retryByMs: number | undefined;
 
   constructor(message: string, options: SyncErrorOptions) {
     super(message, { cause: options.cause });
@@ -37,6 +43,7 @@ export class SyncError extends Error {
     this.kind = options.kind;
     this.code = options.code;
     this.retryAfterMs = options.retryAfterMs;
+    this.retryByMs = options.retryByMs;
   }
 }
 

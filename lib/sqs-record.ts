@@ -88,6 +88,13 @@ export interface RecordDeps extends SyncDeps {
 
 /** Backoff of a transient failure between queue receives: 10 s doubling, up to 15 minutes. */
 export const TRANSIENT_BACKOFF = { baseMs: 10_000, capMs: 15 * 60_000 } as const;
+/**
+ * Backoff of a record that met another instance's claim on its object: 10 s doubling, up to a minute, since a claim
+ * is usually released seconds after the record gave up waiting for it, long before it expires.
+ */
+export const CLAIM_BACKOFF = { baseMs: 10_000, capMs: 60_000 } as const;
+/** The queue's redrive policy (`maxReceiveCount`): a message that failed this many receives goes to the DLQ. */
+export const MAX_RECEIVES = 5;
 /** Backoff of an account-wide failure: minutes, since every record would fail the same way. */
 export const ACCOUNT_BACKOFF = { baseMs: 5 * 60_000, capMs: 15 * 60_000 } as const;
 /** A record stopped by the function's deadline is tried again soon. */
@@ -144,11 +151,28 @@ export function retryDelaySeconds(
   const ms =
     isSyncError(error) && error.kind === 'account'
       ? backoffDelayMs(attempt, { ...ACCOUNT_BACKOFF, random })
-      : nextDelayMs(attempt, isSyncError(error) ? error.retryAfterMs : undefined, {
-          ...TRANSIENT_BACKOFF,
-          random,
-        });
+      : isSyncError(error) && error.retryByMs !== undefined
+        ? byDeadlineDelayMs(attempt, receiveCount, error.retryByMs, random)
+        : nextDelayMs(attempt, isSyncError(error) ? error.retryAfterMs : undefined, {
+            ...TRANSIENT_BACKOFF,
+            random,
+          });
   return Math.min(MAX_VISIBILITY_SECONDS, Math.max(1, Math.ceil(ms / 1000)));
+}
+
+/**
+ * The delay of a failure that clears by itself within `retryByMs` (another instance's claim): the claim backoff,
+ * capped there; from the receive before the last on, `retryByMs` itself, so that the record's last receive comes
+ * after the claim ended and it never reaches the DLQ behind a long upload.
+ */
+function byDeadlineDelayMs(
+  attempt: number,
+  receiveCount: number,
+  retryByMs: number,
+  random: () => number,
+): number {
+  if (receiveCount >= MAX_RECEIVES - 1) return retryByMs;
+  return Math.min(retryByMs, backoffDelayMs(attempt, { ...CLAIM_BACKOFF, random }));
 }
 
 function logOutcome(deps: RecordDeps, outcome: SyncOutcome, messageId: string, durationMs: number): void {

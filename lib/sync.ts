@@ -163,9 +163,10 @@ function buildOutcome(
 
 /**
  * Takes the object's claim, waiting in the invocation while another instance holds it (briefly: small files are
- * done in a second), then giving the record back to the queue with a delay near the claim's remaining time, so a
- * record never burns its receives behind a long upload. The wait runs apart from the commit group, which therefore
- * commits the others' small files (the claim holder's among them) meanwhile.
+ * done in a second), then giving the record back to the queue with a short, growing delay that never passes the
+ * claim's expiry (lib/sqs-record.ts `retryDelaySeconds`): back seconds after a holder that finished, and never in
+ * the DLQ behind a long upload. The wait runs apart from the commit group, which therefore commits the others'
+ * small files (the claim holder's among them) meanwhile.
  */
 async function claimObject(context: EventContext): Promise<LedgerRecord | null> {
   const { deps, signal, event } = context;
@@ -197,7 +198,8 @@ async function claimObject(context: EventContext): Promise<LedgerRecord | null> 
       {
         kind: 'transient',
         code: 'export-in-progress',
-        retryAfterMs: Math.max(1_000, holder.expiresAt - Date.now() + 1_000),
+        // The claim is usually released long before it expires: back soon (lib/sqs-record.ts), never later.
+        retryByMs: Math.max(1_000, holder.expiresAt - Date.now() + 1_000),
       },
     );
   };

@@ -213,6 +213,24 @@ describe('retryDelaySeconds', () => {
     expect(retryDelaySeconds(error, 1)).toBe(20 * 60);
   });
 
+  it('backs a record that met another instance’s claim off briefly, never past the claim’s end', () => {
+    // Prepare
+    const claimed = (remainingMs: number) =>
+      new SyncError('claimed', { kind: 'transient', code: 'export-in-progress', retryByMs: remainingMs });
+
+    // Act
+    const early = [1, 2, 3].map((receive) => retryDelaySeconds(claimed(600_000), receive, () => 0.999));
+    const cappedByClaim = retryDelaySeconds(claimed(7_000), 3, () => 0.999);
+    const lastBeforeDlq = retryDelaySeconds(claimed(600_000), 4, () => 0.999);
+    const late = retryDelaySeconds(claimed(600_000), 9, () => 0.999);
+
+    // Assess
+    expect(early).toEqual([10, 20, 40]);
+    expect(cappedByClaim).toBe(7);
+    expect(lastBeforeDlq).toBe(600);
+    expect(late).toBe(600);
+  });
+
   it('backs off exponentially with the receive count otherwise, within the SQS limit', () => {
     const error = new SyncError('503', { kind: 'transient', code: 'dropbox-unavailable' });
     const first = retryDelaySeconds(error, 1, () => 0.999);

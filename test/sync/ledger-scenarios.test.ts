@@ -546,6 +546,45 @@ describe('two instances of the function on one object', () => {
     expect(outcomes.map((outcome) => outcome.decision).sort()).toEqual(['exported', 'skipped']);
   });
 
+  it('give a record that meets the other’s claim back to the queue for seconds, growing, not for the claim’s whole length', async () => {
+    // Prepare: another instance holds the object's claim for a whole 15-minute invocation
+    const key = 'tickets/9001/Proof.pdf';
+    const bucket = harness.stack.outputs.BucketName;
+    const id = ledgerId(bucket, key);
+    const now = Date.now();
+    await harness.ledger.claim({
+      id,
+      bucket,
+      key,
+      owner: 'the other instance',
+      expiresAt: now + 900_000,
+      now,
+    });
+    const waiting = harness.instance({
+      override: (deps) => ({ ...deps, claimWaitMs: 0, random: () => 0.999 }),
+    });
+    await harness.put(key, 'exported once the claim is gone', PRINT);
+
+    // Act: four receives meet the claim; the holder then finishes, and the fifth receive exports
+    const delays: number[] = [];
+    for (let receive = 1; receive <= 4; receive += 1) {
+      const failed = await harness.invoke(await harness.receive(), { handler: waiting });
+      delays.push(harness.failures.at(-1)?.retryInSeconds ?? -1);
+      await harness.redeliver(failed);
+    }
+    await harness.ledger.release(id, 'the other instance');
+    const failedAtLast = await harness.drain();
+
+    // Assess: 10, 20, 40 s, then (one receive before the DLQ) until the claim ends
+    expect(harness.failures.map((failure) => failure.code)).toEqual(Array(4).fill('export-in-progress'));
+    expect(delays.slice(0, 3)).toEqual([10, 20, 40]);
+    expect(delays[3]).toBeGreaterThan(850);
+    expect(delays[3]).toBeLessThanOrEqual(901);
+    expect(failedAtLast).toEqual([]);
+    expect(await tree()).toEqual({ [PROOF]: 31 });
+    expect(await harness.depth()).toEqual({ queue: 0, dlq: 0 });
+  });
+
   it('end with the newest of two versions in Dropbox and in the ledger, and no copy of the older one', async () => {
     // Prepare
     await harness.put('tickets/9001/Proof.pdf', 'ticket 9001', PRINT);

@@ -10,7 +10,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand } from '@aws-sdk/client-ssm';
 import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
 import { createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
-import type { RecordFailure } from '../../lib/sqs-record.ts';
+import { MAX_RECEIVES, type RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
 import {
   type DropboxEmulator,
@@ -188,7 +188,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           // still being handled (a 5 GiB upload takes minutes here) must not come back to another poller meanwhile.
           visibilityTimeoutSeconds: 900,
           messageRetentionSeconds: 4 * 24 * 3600,
-          redrive: { deadLetterQueueName: dlqName, maxReceiveCount: 5 },
+          redrive: { deadLetterQueueName: dlqName, maxReceiveCount: MAX_RECEIVES },
         },
       ],
       faults: options.sqsFaults,
