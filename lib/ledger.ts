@@ -116,6 +116,28 @@ export function fileOwnershipId(dropboxFileId: string): string {
   return `dropbox-file:${dropboxFileId}`;
 }
 
+/**
+ * Who holds a Dropbox file, from its {@link fileOwnershipId} item. Two tickets that upload identical bytes under one
+ * name hold one file: Dropbox writes nothing for identical content at the path, so the second one shares the first
+ * one's file, and each ledger record names it.
+ */
+export interface FileOwnership {
+  /** The object that owns the file: it wrote it, or found it in place when no object owned it. */
+  readonly owner?: string | undefined;
+  /** The other objects whose export the file is (they found it in place, holding their identical bytes). */
+  readonly sharedBy: readonly string[];
+}
+
+/**
+ * True when a new version of `objectId` may replace the Dropbox file in place: no other object owns it or shares it
+ * (otherwise that object's bytes would be in Dropbox nowhere while its record still names the file).
+ */
+export function mayReplaceFile(ownership: FileOwnership | null, objectId: string): boolean {
+  if (ownership === null) return true;
+  const owner = ownership.owner;
+  return (owner === undefined || owner === objectId) && ownership.sharedBy.every((id) => id === objectId);
+}
+
 /** Width of a stored sequencer: S3 sends 16 to 18 hex digits; the rest is room. */
 export const SEQUENCER_WIDTH = 64;
 

@@ -4,7 +4,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { SyncError } from './errors.ts';
-import type { LedgerClaim, LedgerRecord } from './ledger.ts';
+import type { FileOwnership, LedgerClaim, LedgerRecord } from './ledger.ts';
 import type { Receipt } from './receipts.ts';
 
 /** What `HeadObject` tells about an S3 object. */
@@ -184,12 +184,38 @@ export interface ExportLedger {
   /** Releases `owner`'s claim without writing anything else (nothing happens if it holds none). */
   release(id: string, owner: string, signal?: AbortSignal): Promise<void>;
   /**
-   * Records which object a Dropbox file belongs to (lib/ledger.ts `fileOwnershipId`): `objectId` when it wrote the
-   * file (`wrote`), or when no object owns it yet (it found the file in place). Resolves with the file's owner.
+   * Records which object a Dropbox file belongs to (lib/ledger.ts `fileOwnershipId`) once `objectId` holds it after
+   * an upload: as its owner when it wrote the file (`wrote`), or found it in place while no object owned it; else as
+   * one of the objects sharing it (Dropbox wrote nothing for its identical bytes at the path). Resolves with the
+   * file's owner (`null` when none). Rejects with a transient `file-being-replaced` when the owner is replacing
+   * that very revision (`file.rev`) with a new version: the bytes this object found would be gone.
    */
-  ownFile(fileId: string, objectId: string, wrote: boolean, signal?: AbortSignal): Promise<string>;
-  /** The ledger id of the object a Dropbox file belongs to; `null` when none is recorded. */
-  fileOwner(fileId: string, signal?: AbortSignal): Promise<string | null>;
+  ownFile(
+    file: { readonly id: string; readonly rev: string },
+    objectId: string,
+    wrote: boolean,
+    signal?: AbortSignal,
+  ): Promise<string | null>;
+  /** Who owns and who shares a Dropbox file; `null` when the ledger knows neither. */
+  fileOwnership(fileId: string, signal?: AbortSignal): Promise<FileOwnership | null>;
+  /**
+   * Takes a Dropbox file for a new version of `objectId` that replaces its revision `rev` in place: only when no
+   * other object owns or shares it (lib/ledger.ts `mayReplaceFile`). The object becomes its owner, and `rev` is
+   * marked as being replaced until `until` (epoch ms), so that no object starts sharing it meanwhile. Resolves
+   * false, writing nothing, when another object holds the file.
+   */
+  takeFile(
+    fileId: string,
+    objectId: string,
+    rev: string,
+    until: number,
+    signal?: AbortSignal,
+  ): Promise<boolean>;
+  /**
+   * `objectId` no longer holds the Dropbox file (its new version went elsewhere): it stops owning it (`owned`) or
+   * sharing it, so that the objects left with the file may replace it with their own new versions.
+   */
+  leaveFile(fileId: string, objectId: string, owned: boolean, signal?: AbortSignal): Promise<void>;
 }
 
 /** What the ledger keeps of a receipt EventBridge accepted (attributes `receiptSent`, `receiptSequence`, …). */

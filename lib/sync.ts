@@ -455,7 +455,14 @@ async function runRound(
     });
   }
   const dropbox = deps.dropboxFor(settings.dropbox);
-  const plan = await planWrite(context, previous?.export, head, decision.dropboxPath, dropbox);
+  const planContext: PlanContext = {
+    id: context.id,
+    signal,
+    // The file is taken in the ledger before it is replaced, so that no other object starts sharing it meanwhile.
+    mayReplace: (fileId, rev) =>
+      deps.ledger.takeFile(fileId, context.id, rev, context.claimExpiresAt, signal),
+  };
+  const plan = await planWrite(planContext, previous?.export, head, decision.dropboxPath, dropbox);
 
   if (plan.kind === 'deleted') {
     // A person deleted the export of this very version: a tag change, a redelivery or a backfill respects that.
@@ -551,12 +558,13 @@ async function runRound(
   );
   const existing = clash === undefined ? plan.existing : (clash.existing as DropboxFile | null);
   // Dropbox writes nothing for identical content at the target path: the file found there may be another object's
-  // (the same bytes uploaded to two tickets), which a later version of this one must never replace. A file new to
-  // this object is recorded as its own when it wrote it, or when no object owns it yet (an earlier deployment's).
+  // (the same bytes uploaded to two tickets), which neither object's later versions may then replace. A file new to
+  // this object is recorded as its own when it wrote it, or when no object owns it yet (an earlier deployment's);
+  // else this object shares it.
   let adopted = false;
   if (committed.id !== previous?.export?.file.id) {
     const wrote = existing === null || committed.id !== existing.id || committed.rev !== existing.rev;
-    const owner = await deps.ledger.ownFile(committed.id, context.id, wrote, recordingSignal(context));
+    const owner = await deps.ledger.ownFile(committed, context.id, wrote, recordingSignal(context));
     adopted = owner !== context.id;
   }
   const exported: LedgerExport = {
@@ -569,6 +577,7 @@ async function runRound(
   };
   const next: LedgerRecord = { ...decided, state: 'exported', reason: decision.reason, export: exported };
   await settle(context, next);
+  if (plan.leaves !== undefined && plan.leaves.id !== committed.id) await leaveFile(context, plan.leaves);
   return {
     uploaded: head,
     outcome: buildOutcome(context, {
@@ -584,6 +593,18 @@ async function runRound(
       record: next,
     }),
   };
+}
+
+/**
+ * The object's new version went beside the file it shared: the objects left with that file may now replace it with
+ * their own new versions. Not doing so loses nothing (their new versions go beside it too), so a failure is let go.
+ */
+async function leaveFile(context: EventContext, file: { id: string; owned: boolean }): Promise<void> {
+  try {
+    await context.deps.ledger.leaveFile(file.id, context.id, file.owned, recordingSignal(context));
+  } catch (error) {
+    if (!(error instanceof Error)) throw error;
+  }
 }
 
 /** Releases the claim of an event that has nothing left to do. */
@@ -606,17 +627,16 @@ async function superseded(
   };
 }
 
-/** What planning a write reads: the object's ledger id, the ledger (file owners) and the work's signal. */
+/** What planning a write needs: the object's ledger id, the work's signal, and whether it may replace a file. */
 export interface PlanContext {
   readonly id: string;
   readonly signal: AbortSignal | undefined;
-  readonly deps: { readonly ledger: Pick<ExportLedger, 'fileOwner'> };
-}
-
-/** True when the ledger knows no other object as the owner of the Dropbox file. */
-async function ownsFile(context: PlanContext, fileId: string): Promise<boolean> {
-  const owner = await context.deps.ledger.fileOwner(fileId, context.signal);
-  return owner === null || owner === context.id;
+  /**
+   * Whether a new version of the object may replace the Dropbox file `fileId` (at revision `rev`) in place: no other
+   * object owns or shares it (lib/ledger.ts `mayReplaceFile`). The sync takes the file in the ledger
+   * (`ExportLedger.takeFile`); `explain` only reads its ownership.
+   */
+  readonly mayReplace: (fileId: string, rev: string) => Promise<boolean>;
 }
 
 /** Where and how a version goes, given the object's last export. */
@@ -634,12 +654,18 @@ export type WritePlan =
       readonly path: string;
       readonly replaceRev?: string | undefined;
       readonly existing: DropboxFile | null;
+      /**
+       * The object's earlier export, unchanged, which other objects share (their identical bytes): the new version
+       * goes beside it, and the object then leaves it to them (`owned`: it was the file's owner).
+       */
+      readonly leaves?: { readonly id: string; readonly owned: boolean } | undefined;
     };
 
 /**
  * Decides where and how `head` goes, given the object's last export in the ledger: the sync's own decision, which
  * the CLI's `explain` also shows. Reads Dropbox (`files/get_metadata` by the ledger's file id, then at the target
- * path when it uploads there) and, before a new version replaces a file, the file's owner in the ledger.
+ * path when it uploads there) and, before a new version replaces a file, asks `mayReplace` (the file's owners in
+ * the ledger).
  */
 export async function planWrite(
   context: PlanContext,
@@ -659,10 +685,19 @@ export async function planWrite(
     if (isSameContent(exported, head)) {
       return current === null ? { kind: 'deleted' } : { kind: 'in-place', current, unchanged };
     }
-    if (current !== null && unchanged && !exported.adopted && (await ownsFile(context, current.id))) {
-      // A new version replaces the object's own export (mode `update`), under `rename` too: a file changed since
-      // is a conflict, never overwritten.
-      return { kind: 'upload', path: current.pathDisplay, replaceRev: current.rev, existing: current };
+    if (current !== null && unchanged) {
+      if (await context.mayReplace(current.id, current.rev)) {
+        // A new version replaces the object's own export (mode `update`), under `rename` too: a file changed
+        // since is a conflict, never overwritten.
+        return { kind: 'upload', path: current.pathDisplay, replaceRev: current.rev, existing: current };
+      }
+      // Other objects hold the file (identical bytes uploaded to two tickets): the new version goes beside it.
+      return {
+        kind: 'upload',
+        path: targetPath,
+        existing: await dropbox.getFileMetadata(targetPath, signal),
+        leaves: { id: current.id, owned: !exported.adopted },
+      };
     }
   }
   return { kind: 'upload', path: targetPath, existing: await dropbox.getFileMetadata(targetPath, signal) };

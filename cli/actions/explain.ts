@@ -11,7 +11,7 @@ import { loadRawSettings } from '../../lib/aws/settings-store.ts';
 import { isDropboxApiError } from '../../lib/dropbox/errors.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { describeExportState, type ExportStatus } from '../../lib/export-status.ts';
-import { type LedgerRecord, ledgerId } from '../../lib/ledger.ts';
+import { type LedgerRecord, ledgerId, mayReplaceFile } from '../../lib/ledger.ts';
 import type { DropboxFile, DropboxTarget, ExportLedger, ObjectHead } from '../../lib/ports.ts';
 import { decideExport, type ExportDecision } from '../../lib/rules.ts';
 import {
@@ -137,6 +137,12 @@ function describePlan(plan: WritePlan, onConflict: OnConflict): { action: NextAc
       if (plan.existing === null) {
         return { action: 'write', message: `nothing at ${plan.path}: an event writes the file there` };
       }
+      if (plan.leaves !== undefined) {
+        return {
+          action: 'write-beside',
+          message: `a version newer than the ledger's export, which another object shares (its identical bytes): an event keeps that file and writes this version beside it at ${plan.path} under a renamed name`,
+        };
+      }
       return onConflict === 'overwrite'
         ? {
             action: 'overwrite',
@@ -153,11 +159,11 @@ function describePlan(plan: WritePlan, onConflict: OnConflict): { action: NextAc
 interface LedgerRead {
   readonly id: string;
   readonly record: LedgerRecord | null;
-  readonly ledger: Pick<ExportLedger, 'fileOwner'> | undefined;
+  readonly ledger: Pick<ExportLedger, 'fileOwnership'> | undefined;
 }
 
 /** Stands for the ledger of a deployment without one: it has no record, so no export and no file owner either. */
-const NO_LEDGER: Pick<ExportLedger, 'fileOwner'> = { fileOwner: () => Promise.resolve(null) };
+const NO_LEDGER: Pick<ExportLedger, 'fileOwnership'> = { fileOwnership: () => Promise.resolve(null) };
 
 async function lookUpDropbox(
   context: CommandContext,
@@ -197,7 +203,18 @@ async function lookUpDropbox(
       path === null
         ? undefined
         : describePlan(
-            await planWrite({ id, signal: undefined, deps: { ledger } }, exported, head, path, dropbox),
+            await planWrite(
+              {
+                id,
+                signal: undefined,
+                // The sync takes the file at this point; explain only reads who holds it.
+                mayReplace: async (fileId) => mayReplaceFile(await ledger.fileOwnership(fileId), id),
+              },
+              exported,
+              head,
+              path,
+              dropbox,
+            ),
             onConflict,
           );
     return { looked: true, file, exportedFile, next };

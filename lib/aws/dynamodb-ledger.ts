@@ -7,6 +7,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { errorMessage, isAbortError, SyncError } from '../errors.ts';
 import {
+  type FileOwnership,
   fileOwnershipId,
   fromLedgerItem,
   LEDGER_ATTRIBUTES,
@@ -56,6 +57,16 @@ function translate(error: unknown, operation: string, id: string): unknown {
   });
 }
 
+/** Reads a Dropbox file's ownership item (`sharedBy` is a string set, which the document client reads as a `Set`). */
+function toOwnership(item: Record<string, unknown>): FileOwnership {
+  const { owner, sharedBy } = item;
+  return {
+    owner: typeof owner === 'string' ? owner : undefined,
+    sharedBy:
+      sharedBy instanceof Set ? [...sharedBy].filter((id): id is string => typeof id === 'string') : [],
+  };
+}
+
 /** Builds the DynamoDB {@link ExportLedger}. */
 export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedger {
   const { client, tableName } = options;
@@ -86,14 +97,13 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
     }
   };
 
-  const readOwner = async (id: string, signal?: AbortSignal): Promise<string | null> => {
+  const readOwnership = async (id: string, signal?: AbortSignal): Promise<FileOwnership | null> => {
     try {
       const result = await client.send(
         new GetCommand({ TableName: tableName, Key: { id }, ConsistentRead: true }),
         { abortSignal: bounded(signal) },
       );
-      const owner = result.Item?.owner;
-      return typeof owner === 'string' ? owner : null;
+      return result.Item === undefined ? null : toOwnership(result.Item);
     } catch (error) {
       throw translate(error, 'GetItem (file owner)', id);
     }
@@ -222,19 +232,37 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       }
     },
 
-    async ownFile(fileId, objectId, wrote, signal): Promise<string> {
+    async ownFile(file, objectId, wrote, signal): Promise<string | null> {
       requireTable();
-      const id = fileOwnershipId(fileId);
+      const id = fileOwnershipId(file.id);
+      const names = {
+        '#owner': 'owner',
+        '#at': 'at',
+        '#replacing': 'replacing',
+        '#rev': 'rev',
+        '#until': 'until',
+      };
+      const values = {
+        ':me': objectId,
+        ':at': new Date().toISOString(),
+        ':rev': file.rev,
+        ':now': Date.now(),
+      };
+      // A revision its owner is replacing with a new version holds bytes that are about to go.
+      const notBeingReplaced =
+        '(attribute_not_exists(#replacing) OR #replacing.#rev <> :rev OR #replacing.#until < :now)';
       try {
         await client.send(
           new UpdateCommand({
             TableName: tableName,
             Key: { id },
-            UpdateExpression: 'SET #owner = :owner, #at = :at',
+            UpdateExpression: 'SET #owner = :me, #at = :at',
             // Whoever wrote the file owns it; one that found it in place owns it only if no object does.
-            ConditionExpression: wrote ? undefined : 'attribute_not_exists(#owner) OR #owner = :owner',
-            ExpressionAttributeNames: { '#owner': 'owner', '#at': 'at' },
-            ExpressionAttributeValues: { ':owner': objectId, ':at': new Date().toISOString() },
+            ConditionExpression: wrote
+              ? undefined
+              : `(attribute_not_exists(#owner) OR #owner = :me) AND ${notBeingReplaced}`,
+            ExpressionAttributeNames: wrote ? { '#owner': 'owner', '#at': 'at' } : names,
+            ExpressionAttributeValues: wrote ? { ':me': objectId, ':at': values[':at'] } : values,
           }),
           { abortSignal: bounded(signal) },
         );
@@ -242,12 +270,109 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       } catch (error) {
         if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (file owner)', id);
       }
-      return (await readOwner(id, signal)) ?? objectId;
+      // Another object's file: this one shares it, so that the owner's new versions go beside it, not over it.
+      try {
+        const result = await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { id },
+            UpdateExpression: 'ADD #sharedBy :meSet',
+            ConditionExpression: notBeingReplaced,
+            ExpressionAttributeNames: {
+              '#sharedBy': 'sharedBy',
+              '#replacing': 'replacing',
+              '#rev': 'rev',
+              '#until': 'until',
+            },
+            ExpressionAttributeValues: {
+              ':meSet': new Set([objectId]),
+              ':rev': file.rev,
+              ':now': values[':now'],
+            },
+            ReturnValues: 'ALL_NEW',
+          }),
+          { abortSignal: bounded(signal) },
+        );
+        const owner = result.Attributes?.owner;
+        return typeof owner === 'string' ? owner : null;
+      } catch (error) {
+        if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (file sharer)', id);
+      }
+      throw new SyncError(
+        `the Dropbox file ${file.id} that ${objectId} found at its path is being replaced by its owner's new version; tried again`,
+        { kind: 'transient', code: 'file-being-replaced' },
+      );
     },
 
-    fileOwner(fileId, signal): Promise<string | null> {
+    fileOwnership(fileId, signal): Promise<FileOwnership | null> {
       requireTable();
-      return readOwner(fileOwnershipId(fileId), signal);
+      return readOwnership(fileOwnershipId(fileId), signal);
+    },
+
+    async takeFile(fileId, objectId, rev, until, signal): Promise<boolean> {
+      requireTable();
+      const id = fileOwnershipId(fileId);
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { id },
+            UpdateExpression: 'SET #owner = :me, #at = :at, #replacing = :replacing DELETE #sharedBy :meSet',
+            // lib/ledger.ts mayReplaceFile: no other owner, and no sharer but this object.
+            ConditionExpression:
+              '(attribute_not_exists(#owner) OR #owner = :me) AND ' +
+              '(attribute_not_exists(#sharedBy) OR (size(#sharedBy) = :one AND contains(#sharedBy, :me)))',
+            ExpressionAttributeNames: {
+              '#owner': 'owner',
+              '#at': 'at',
+              '#replacing': 'replacing',
+              '#sharedBy': 'sharedBy',
+            },
+            ExpressionAttributeValues: {
+              ':me': objectId,
+              ':meSet': new Set([objectId]),
+              ':one': 1,
+              ':at': new Date().toISOString(),
+              ':replacing': { rev, until },
+            },
+          }),
+          { abortSignal: bounded(signal) },
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailure(error)) return false;
+        throw translate(error, 'UpdateItem (take file)', id);
+      }
+    },
+
+    async leaveFile(fileId, objectId, owned, signal): Promise<void> {
+      requireTable();
+      const id = fileOwnershipId(fileId);
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName: tableName,
+            Key: { id },
+            ...(owned
+              ? {
+                  UpdateExpression: 'REMOVE #owner',
+                  ConditionExpression: '#owner = :me',
+                  ExpressionAttributeNames: { '#owner': 'owner' },
+                  ExpressionAttributeValues: { ':me': objectId },
+                }
+              : {
+                  UpdateExpression: 'DELETE #sharedBy :meSet',
+                  ConditionExpression: 'contains(#sharedBy, :me)',
+                  ExpressionAttributeNames: { '#sharedBy': 'sharedBy' },
+                  ExpressionAttributeValues: { ':me': objectId, ':meSet': new Set([objectId]) },
+                }),
+          }),
+          { abortSignal: bounded(signal) },
+        );
+      } catch (error) {
+        // Another object holds the file now, or this one never did: nothing to leave.
+        if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (leave file)', id);
+      }
     },
   };
 }

@@ -173,17 +173,63 @@ describe('the DynamoDB export ledger', () => {
     expect((await ledger.read(object.id))?.claim).toBeUndefined();
   });
 
-  it('gives a Dropbox file to the object that wrote it, and to one that found it in place only when unowned', async () => {
+  it('gives a Dropbox file to the object that wrote it, to one that found it in place only when unowned, and lets the others share it', async () => {
     // Act
-    const unowned = await ledger.fileOwner('id:file-1');
-    const found = await ledger.ownFile('id:file-1', 's3://b/first', false);
-    const foundAgain = await ledger.ownFile('id:file-1', 's3://b/second', false);
-    const written = await ledger.ownFile('id:file-1', 's3://b/third', true);
+    const unowned = await ledger.fileOwnership('id:file-1');
+    const found = await ledger.ownFile({ id: 'id:file-1', rev: 'r1' }, 's3://b/first', false);
+    const foundAgain = await ledger.ownFile({ id: 'id:file-1', rev: 'r1' }, 's3://b/second', false);
+    const shared = await ledger.fileOwnership('id:file-1');
+    const written = await ledger.ownFile({ id: 'id:file-1', rev: 'r2' }, 's3://b/third', true);
 
     // Assess
     expect(unowned).toBeNull();
     expect([found, foundAgain, written]).toEqual(['s3://b/first', 's3://b/first', 's3://b/third']);
-    expect(await ledger.fileOwner('id:file-1')).toBe('s3://b/third');
+    expect(shared).toEqual({ owner: 's3://b/first', sharedBy: ['s3://b/second'] });
+    expect((await ledger.fileOwnership('id:file-1'))?.owner).toBe('s3://b/third');
+  });
+
+  it('lets a new version take a file only when no other object owns or shares it', async () => {
+    // Prepare: file-2 owned by first and shared by second; file-3 owned by first alone
+    const until = Date.now() + 60_000;
+    await ledger.ownFile({ id: 'id:file-2', rev: 'r1' }, 's3://b/first', true);
+    await ledger.ownFile({ id: 'id:file-2', rev: 'r1' }, 's3://b/second', false);
+    await ledger.ownFile({ id: 'id:file-3', rev: 'r1' }, 's3://b/first', true);
+
+    // Act
+    const ownerOfShared = await ledger.takeFile('id:file-2', 's3://b/first', 'r1', until);
+    const sharerWhileOwned = await ledger.takeFile('id:file-2', 's3://b/second', 'r1', until);
+    await ledger.leaveFile('id:file-2', 's3://b/first', true);
+    const sharerAlone = await ledger.takeFile('id:file-2', 's3://b/second', 'r1', until);
+    const owner = await ledger.takeFile('id:file-3', 's3://b/first', 'r1', until);
+    const unknown = await ledger.takeFile('id:file-4', 's3://b/first', 'r1', until);
+
+    // Assess
+    expect([ownerOfShared, sharerWhileOwned, sharerAlone, owner, unknown]).toEqual([
+      false,
+      false,
+      true,
+      true,
+      true,
+    ]);
+    expect(await ledger.fileOwnership('id:file-2')).toEqual({ owner: 's3://b/second', sharedBy: [] });
+  });
+
+  it('refuses a sharer the revision its owner is replacing, and takes it once replaced or expired', async () => {
+    // Prepare
+    await ledger.ownFile({ id: 'id:file-5', rev: 'r1' }, 's3://b/first', true);
+    await ledger.takeFile('id:file-5', 's3://b/first', 'r1', Date.now() + 60_000);
+    await ledger.ownFile({ id: 'id:file-6', rev: 'r1' }, 's3://b/first', true);
+    await ledger.takeFile('id:file-6', 's3://b/first', 'r1', Date.now() - 1);
+
+    // Act
+    const refused = await rejectionOf(ledger.ownFile({ id: 'id:file-5', rev: 'r1' }, 's3://b/second', false));
+    const newRevision = await ledger.ownFile({ id: 'id:file-5', rev: 'r2' }, 's3://b/second', false);
+    const expired = await ledger.ownFile({ id: 'id:file-6', rev: 'r1' }, 's3://b/second', false);
+
+    // Assess
+    expect(refused).toMatchObject({ kind: 'transient', code: 'file-being-replaced' });
+    expect([newRevision, expired]).toEqual(['s3://b/first', 's3://b/first']);
+    expect((await ledger.fileOwnership('id:file-5'))?.sharedBy).toEqual(['s3://b/second']);
   });
 
   it('fails account-wide, naming the variable, when no table is configured', async () => {

@@ -91,7 +91,9 @@ describe('the sync handler at its deadline', () => {
         settle: async () => true,
         release: async () => undefined,
         ownFile: async (_file, owner) => owner,
-        fileOwner: async () => null,
+        fileOwnership: async () => null,
+        takeFile: async () => true,
+        leaveFile: async () => undefined,
       },
       retries: {
         deferRetry: async (record) => {

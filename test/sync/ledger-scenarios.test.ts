@@ -450,6 +450,111 @@ describe('the export ledger, in the default settings', () => {
     expect((await harness.record('tickets/9001/Proof.pdf'))?.export?.file.pathDisplay).toBe(PROOF);
   });
 
+  it('keeps the adopter’s bytes when the owner of a shared file puts a new version: it goes beside', async () => {
+    // Prepare: two tickets upload identical bytes; 9002 shares 9001's file (Dropbox writes nothing for it)
+    await harness.put('tickets/9001/Proof.pdf', 'shared artwork', PRINT);
+    await harness.drain();
+    await harness.put('tickets/9002/Proof.pdf', 'shared artwork', PRINT);
+    await harness.drain();
+    const calls = dataCalls();
+
+    // Act
+    await harness.put('tickets/9001/Proof.pdf', 'owner changed it', PRINT);
+    await harness.drain();
+    const callsAfterNewVersion = dataCalls();
+    await harness.tag('tickets/9002/Proof.pdf', { review: 'ok' });
+    await harness.drain();
+
+    // Assess
+    expect(await tree()).toEqual({ [PROOF]: 14, [PROOF_1]: 16 });
+    expect(await contentHashAt(PROOF)).toBe(hashOf('shared artwork'));
+    expect(await contentHashAt(PROOF_1)).toBe(hashOf('owner changed it'));
+    expect((await harness.record('tickets/9001/Proof.pdf'))?.export?.file.pathDisplay).toBe(PROOF_1);
+    expect((await harness.record('tickets/9002/Proof.pdf'))?.export?.file).toMatchObject({
+      pathDisplay: PROOF,
+      contentHash: hashOf('shared artwork'),
+    });
+    expect(lastOutcome('tickets/9002/Proof.pdf')?.reason.code).toBe('already-exported');
+    expect(dataCalls()).toBe(callsAfterNewVersion);
+    expect(callsAfterNewVersion).toBe(calls + 1);
+  });
+
+  it('gives a shared file to the adopter once the owner went beside: its new version replaces it in place', async () => {
+    // Prepare: 9002 shares 9001's file, then 9001's new version goes beside it
+    await harness.put('tickets/9001/Proof.pdf', 'shared artwork', PRINT);
+    await harness.drain();
+    await harness.put('tickets/9002/Proof.pdf', 'shared artwork', PRINT);
+    await harness.drain();
+    await harness.put('tickets/9001/Proof.pdf', 'owner changed it', PRINT);
+    await harness.drain();
+    const shared = (await harness.record('tickets/9002/Proof.pdf'))?.export?.file;
+
+    // Act
+    await harness.put('tickets/9002/Proof.pdf', 'adopter changed it', PRINT);
+    await harness.drain();
+
+    // Assess: no stale copy of the shared bytes is left behind
+    expect(await tree()).toEqual({ [PROOF]: 18, [PROOF_1]: 16 });
+    expect(await contentHashAt(PROOF)).toBe(hashOf('adopter changed it'));
+    expect(await contentHashAt(PROOF_1)).toBe(hashOf('owner changed it'));
+    expect((await harness.record('tickets/9002/Proof.pdf'))?.export).toMatchObject({
+      adopted: false,
+      file: { id: shared?.id, pathDisplay: PROOF, contentHash: hashOf('adopter changed it') },
+    });
+  });
+
+  it('never lets a ticket share a file while its owner replaces it: the sharer exports beside the new version', async () => {
+    // Prepare: 9001's new version, held between the ledger's decision and its upload
+    await harness.put('tickets/9001/Proof.pdf', 'shared artwork', PRINT);
+    await harness.drain();
+    let reached: () => void = () => undefined;
+    const atUpload = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const owner = harness.instance({
+      override: (deps) => ({
+        ...deps,
+        dropboxFor: (credentials) => {
+          const target = deps.dropboxFor(credentials);
+          return {
+            getFileMetadata: (path, signal) => target.getFileMetadata(path, signal),
+            upload: async (request) => {
+              reached();
+              await released;
+              return target.upload(request);
+            },
+          };
+        },
+      }),
+    });
+    await harness.put('tickets/9001/Proof.pdf', 'owner changed it', PRINT);
+    const ownerRun = harness.invoke(await harness.receive(), { handler: owner });
+    await atUpload;
+
+    // Act: 9002 uploads identical bytes meanwhile (Dropbox still holds them at the path), then the owner commits
+    await harness.put('tickets/9002/Proof.pdf', 'shared artwork', PRINT);
+    const failed = await harness.drain();
+    release();
+    expect(await ownerRun).toEqual([]);
+    await harness.redeliver(failed);
+    const failedAgain = await harness.drain();
+
+    // Assess
+    expect(failedAgain).toEqual([]);
+    expect(await tree()).toEqual({ [PROOF]: 16, [PROOF_1]: 14 });
+    expect(await contentHashAt(PROOF)).toBe(hashOf('owner changed it'));
+    const sharer = await harness.record('tickets/9002/Proof.pdf');
+    expect(sharer?.export?.file).toMatchObject({
+      pathDisplay: PROOF_1,
+      contentHash: hashOf('shared artwork'),
+    });
+    expect(await contentHashAt(sharer?.export?.file.pathDisplay ?? '')).toBe(hashOf('shared artwork'));
+  });
+
   it('adopts a file an earlier deployment exported to its path without writing it, and replaces it with a new version', async () => {
     // Prepare: exported, then the ledger's items removed, as after an upgrade from a version without the ledger
     const key = 'tickets/9001/Proof.pdf';
@@ -484,38 +589,58 @@ describe('the export ledger, in the default settings', () => {
 });
 
 describe('what the ledger costs', () => {
-  it('takes three writes for a first export, two for a redelivery, two and a read for a new version', async () => {
+  const calls = () => harness.stack.ledger.calls.map((call) => call.action);
+  const dropboxRoutes = () => harness.stack.dropbox?.requestLog.map((entry) => entry.route) ?? [];
+  const step = async (act: () => Promise<void>) => {
+    const [ledgerBefore, dropboxBefore] = [calls().length, dropboxRoutes().length];
+    await act();
+    await harness.drain();
+    return {
+      ledger: calls().slice(ledgerBefore).sort(),
+      dropbox: dropboxRoutes()
+        .slice(dropboxBefore)
+        .filter((route) => !route.startsWith('oauth2/') && route !== 'users/get_current_account'),
+    };
+  };
+
+  it('takes four writes for a first export, two for a redelivery, four for a new version (receipts included)', async () => {
     // Prepare
     const key = 'tickets/9001/Proof.pdf';
-    const calls = () => harness.stack.ledger.calls.map((call) => call.action);
-    const dropboxRoutes = () => harness.stack.dropbox?.requestLog.map((entry) => entry.route) ?? [];
-    const step = async (act: () => Promise<void>) => {
-      const [ledgerBefore, dropboxBefore] = [calls().length, dropboxRoutes().length];
-      await act();
-      await harness.drain();
-      return {
-        ledger: calls().slice(ledgerBefore).sort(),
-        dropbox: dropboxRoutes()
-          .slice(dropboxBefore)
-          .filter((route) => !route.startsWith('oauth2/') && route !== 'users/get_current_account'),
-      };
-    };
 
     // Act
     const first = await step(() => harness.put(key, 'first export', PRINT));
     const redelivery = await step(() => sendBackfill(key));
     const newVersion = await step(() => harness.put(key, 'second version', PRINT));
 
-    // Assess: claim, file owner, settle; claim, settle; claim, owner check, settle; and for each export-state
-    // change (the first export, the new version) the receipt's record of the receipt EventBridge accepted
+    // Assess: claim, file owner, settle; claim, settle; claim, the file taken for the new version, settle; and for
+    // each export-state change (the first export, the new version) the receipt's record of the receipt EventBridge
+    // accepted
     expect(first).toEqual({
       ledger: ['UpdateItem', 'UpdateItem', 'UpdateItem', 'UpdateItem'],
       dropbox: ['files/get_metadata', 'files/upload'],
     });
     expect(redelivery).toEqual({ ledger: ['UpdateItem', 'UpdateItem'], dropbox: ['files/get_metadata'] });
     expect(newVersion).toEqual({
-      ledger: ['GetItem', 'UpdateItem', 'UpdateItem', 'UpdateItem'],
+      ledger: ['UpdateItem', 'UpdateItem', 'UpdateItem', 'UpdateItem'],
       dropbox: ['files/get_metadata', 'files/upload'],
+    });
+  });
+
+  it('takes five writes for a file two tickets share, and six for a new version that goes beside it (receipts included)', async () => {
+    // Prepare
+    await harness.put('tickets/9001/Proof.pdf', 'shared artwork', PRINT);
+    await harness.drain();
+
+    // Act
+    const sharer = await step(() => harness.put('tickets/9002/Proof.pdf', 'shared artwork', PRINT));
+    const beside = await step(() => harness.put('tickets/9001/Proof.pdf', 'owner changed it', PRINT));
+
+    // Assess: claim, file owner (refused), sharer, settle, receipt; claim, take (refused), new file's owner, settle,
+    // leave, receipt
+    expect(sharer.ledger).toEqual(Array(5).fill('UpdateItem'));
+    expect(beside).toEqual({
+      ledger: Array(6).fill('UpdateItem'),
+      dropbox: ['files/get_metadata', 'files/get_metadata', 'files/upload'],
     });
   });
 });
