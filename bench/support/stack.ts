@@ -12,7 +12,12 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { SQSRecord } from 'aws-lambda';
-import { createS3Client, createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
+import {
+  createS3Client,
+  createSqsClient,
+  createSsmClient,
+  uploadSendOptions,
+} from '../../lib/aws/clients.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
 import { ledgerId } from '../../lib/ledger.ts';
@@ -140,6 +145,7 @@ export async function startBenchStack(): Promise<BenchStack> {
           ContentLength: size,
           Metadata: metadata,
         }),
+        uploadSendOptions(size, env),
       );
     },
     async forgetExport(key) {

@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PutObjectCommand, PutObjectTaggingCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { uploadSendOptions } from '../../lib/aws/clients.ts';
 import { encodeRfc2047, readTicketFile, UPLOAD_METADATA_NAMES } from '../../lib/ticket-file.ts';
 import { resolveUserPath } from '../arguments.ts';
 import type { CommandContext } from '../context.ts';
@@ -138,6 +139,7 @@ export async function uploadFile(
       // x-amz-tagging: the status known at upload belongs in the upload itself (DESIGN.md "Upload contract").
       Tagging: tags.size === 0 ? undefined : new URLSearchParams([...tags]).toString(),
     }),
+    uploadSendOptions(size, context.io.env),
   );
   const url = `s3://${bucket}/${key}`;
   const eTag = (sent.ETag ?? '').replaceAll('"', '');

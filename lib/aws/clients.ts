@@ -63,6 +63,24 @@ export function resolveAwsTimeouts(env: NodeJS.ProcessEnv = process.env): AwsTim
   };
 }
 
+/** The slowest upload a body-carrying call's request timeout allows for (1 MiB/s), on top of the usual timeout. */
+export const MIN_UPLOAD_BYTES_PER_SECOND = 1024 * 1024;
+
+/**
+ * The options to send a call that carries a body of `bytes` with (a PutObject of the CLI's `upload`, the demo, the
+ * bench): the SDK's request timeout runs until the response arrives (`@smithy/node-http-handler` clears it on the
+ * response, after the whole body is sent), so the usual 30 s would fail any upload slower than that; it gets the
+ * usual timeout plus the time the body takes at {@link MIN_UPLOAD_BYTES_PER_SECOND}. The socket's idle timeout still
+ * ends a stalled upload after `AWS_REQUEST_TIMEOUT_MS`.
+ */
+export function uploadSendOptions(
+  bytes: number,
+  env: NodeJS.ProcessEnv = process.env,
+): { readonly requestTimeout: number } {
+  const bodyMs = Math.ceil((Math.max(0, bytes) / MIN_UPLOAD_BYTES_PER_SECOND) * 1000);
+  return { requestTimeout: resolveAwsTimeouts(env).requestMs + bodyMs };
+}
+
 /**
  * The `requestHandler` option of any SDK v3 client (the `NodeHttpHandler`'s options, which the client turns into
  * its handler): connection timeout, request timeout that throws (without `throwOnRequestTimeout` the handler only

@@ -17,6 +17,7 @@ import {
   createS3Client,
   createSqsClient,
   createSsmClient,
+  uploadSendOptions,
 } from '../../lib/aws/clients.ts';
 import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
@@ -299,6 +300,7 @@ async function main(options: StartOptions): Promise<number> {
         ContentLength: file.size,
         Metadata: { ...file.metadata },
       }),
+      uploadSendOptions(file.size),
     );
     hashes.set(file.key, hasher.digest());
   };
