@@ -3,6 +3,7 @@
  * runs it and maps the outcome to the exit code (0 done, 1 failed, 2 usage).
  */
 import { Command, CommanderError, Option } from 'commander';
+import { errorMessage } from '../lib/errors.ts';
 import { registerCommands } from './commands.ts';
 import type { ExitState } from './context.ts';
 import { DEFAULT_INSTANCE, DEFAULT_LOCAL_DIR, LOCAL_ENV } from './defaults.ts';
@@ -94,8 +95,9 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
 
 /** The message of an error nothing translated, with the name AWS SDK errors carry (`AccessDeniedException`). */
 function describeUnexpected(error: unknown): string {
-  if (error instanceof Error && error.name !== 'Error' && !error.message.includes(error.name)) {
-    return `${error.name}: ${error.message}`;
+  const message = errorMessage(error);
+  if (error instanceof Error && error.name !== 'Error' && !message.includes(error.name)) {
+    return `${error.name}: ${message}`;
   }
-  return error instanceof Error ? error.message : String(error);
+  return message;
 }

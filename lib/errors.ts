@@ -1,3 +1,5 @@
+import { redactSecrets } from './redact.ts';
+
 /**
  * How a failed record is treated (DESIGN.md "Errors").
  * - `permanent`: what the rules and S3 decide (object gone, superseded, not an S3 event): logged as a skip with its
@@ -57,7 +59,10 @@ export function isAbortError(error: unknown): boolean {
   return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
 }
 
-/** A readable message for any thrown value. */
+/**
+ * A readable message for any thrown value, as it may be kept (a log line, the ledger, a DLQ attribute, CLI output):
+ * an SDK error's message can quote a remote body, so credentials in it are redacted.
+ */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return redactSecrets(error instanceof Error ? error.message : String(error));
 }

@@ -1,9 +1,11 @@
 /**
  * Dropbox API failures translated into the project's {@link SyncError}: the HTTP status and Dropbox's own
  * `error_summary` decide the failure kind, the stable code, and whether a retry inside the call can help.
- * Messages carry the endpoint and the summary only: never a token, an app secret or file content.
+ * Messages carry the endpoint and the summary only: never a token, an app secret or file content (what Dropbox wrote
+ * goes through {@link redactSecrets} first).
  */
 import { type FailureKind, SyncError } from '../errors.ts';
+import { redactSecrets } from '../redact.ts';
 import { parseRetryAfter } from '../retry.ts';
 
 /** Options of a {@link DropboxApiError}. */
@@ -20,7 +22,10 @@ export interface DropboxApiErrorOptions {
   readonly routeError?: unknown;
   readonly retryAfterMs?: number | undefined;
   readonly cause?: unknown;
-  /** Detail for the message when there is no `error_summary` (a status line, a network error code). */
+  /**
+   * Detail for the message when there is no `error_summary` (a status line, a network error code, a text body); any
+   * credential in it is redacted.
+   */
   readonly detail?: string | undefined;
 }
 
@@ -33,7 +38,8 @@ export class DropboxApiError extends SyncError {
   readonly retryable: boolean;
 
   constructor(options: DropboxApiErrorOptions) {
-    const what = options.errorSummary ?? options.detail ?? `HTTP ${options.status}`;
+    // Dropbox's text bodies may quote a header value ("Invalid authorization value in HTTP header …").
+    const what = redactSecrets(options.errorSummary ?? options.detail ?? `HTTP ${options.status}`);
     super(`Dropbox ${options.endpoint}: ${what}`, {
       kind: options.kind,
       code: options.code,
@@ -170,7 +176,8 @@ function retryAfterFrom(response: DropboxErrorResponse): number | undefined {
 }
 
 function textDetail(status: number, body: unknown): string {
-  const text = typeof body === 'string' ? body.trim().replace(/\s+/g, ' ').slice(0, 300) : '';
+  // Redacted before it is cut, so that no token cut at the end escapes as a prefix too short to look like one.
+  const text = typeof body === 'string' ? redactSecrets(body.trim().replace(/\s+/g, ' ')).slice(0, 300) : '';
   return text === '' ? `HTTP ${status}` : `HTTP ${status} ${text}`;
 }
 

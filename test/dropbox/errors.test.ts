@@ -5,6 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { classifyErrorResponse } from '../../lib/dropbox/errors.ts';
 import { classifyTokenError } from '../../lib/dropbox/tokens.ts';
+import { errorMessage } from '../../lib/errors.ts';
 import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
 import { rejectionOf } from '../support/rejection.ts';
 import { callsTo, clientFor, type EmulatorFixture, startEmulator } from './helpers.ts';
@@ -58,6 +59,86 @@ describe('classifyErrorResponse', () => {
     // Assess
     expect(error).toMatchObject({ kind: 'blocked', code: 'dropbox-bad-request' });
     expect(error.message).toContain('did not match pattern');
+  });
+
+  // What Dropbox's tokens look like: an access token (`sl.` and base64url), a refresh token (64 base64url characters).
+  const accessToken = `sl.${'u8Xq-Z3kP_0aLm'.repeat(10)}`;
+  const refreshToken = 'Hq3vT9xWkA0AAAAAAAAAAbYz7_Lp2Rm4Nc8sJd-QeUf5GhKo1iVtXw6yBnCaZ0Ml';
+
+  it('keeps no token a plain-text 400 quotes in the message, and keeps the wording', () => {
+    // Prepare: Dropbox's text body for a header it cannot use quotes the header's value.
+    const body =
+      `Error in call to API function "files/upload": Invalid authorization value in HTTP header ` +
+      `"Authorization": "Bearer ${accessToken}".  Expecting "Bearer <oauth2-access-token>". ` +
+      `Refresh with refresh_token=${refreshToken} or "${refreshToken}"`;
+
+    // Act
+    const error = classifyErrorResponse('files/upload', { status: 400, headers: undefined, body });
+
+    // Assess
+    expect(error).toMatchObject({ kind: 'blocked', code: 'dropbox-bad-request' });
+    expect(error.message).not.toContain(accessToken);
+    expect(error.message).not.toContain(accessToken.slice(3, 40));
+    expect(error.message).not.toContain(refreshToken);
+    expect(error.message).not.toContain(refreshToken.slice(0, 20));
+    expect(error.message).toContain(
+      'Invalid authorization value in HTTP header "Authorization": "Bearer [redacted]"',
+    );
+    expect(error.message).toContain('Expecting "Bearer <oauth2-access-token>"');
+  });
+
+  it('keeps no part of a token the 300 characters kept cut off', () => {
+    // Prepare: the refresh token starts 20 characters before the cut.
+    const body = `${'x '.repeat(140)}${refreshToken}`;
+
+    // Act
+    const error = classifyErrorResponse('files/upload', { status: 400, headers: undefined, body });
+
+    // Assess
+    expect(error.message).not.toContain(refreshToken.slice(0, 8));
+  });
+
+  it('keeps a path error readable: paths, hashes and ids are not tokens', () => {
+    // Prepare
+    const body =
+      'Error in call to API function "files/upload": HTTP header "Dropbox-API-Arg": path: ' +
+      "'Ticket Files/tickets/1002/Banner 300x250 final.pdf' did not match pattern " +
+      "'(/(.|[\\r\\n])*)|(ns:[0-9]+(/.*)?)|(id:.*)' (content_hash " +
+      'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855)';
+
+    // Act
+    const error = classifyErrorResponse('files/upload', { status: 400, headers: undefined, body });
+
+    // Assess
+    expect(error.message).toBe(`Dropbox files/upload: HTTP 400 ${body}`);
+  });
+
+  it('keeps no token or app secret an oauth2/token error echoes', () => {
+    // Prepare: an answer that quotes the form it refused (the app secret in a Basic header, the refresh token).
+    const basic = Buffer.from('appkey123:s3cr3tAppSecret').toString('base64');
+    const body = {
+      error: 'invalid_grant',
+      error_description: `refresh_token=${refreshToken}; Authorization: Basic ${basic}`,
+    };
+
+    // Act
+    const classified = classifyTokenError(new Response(JSON.stringify(body), { status: 400 }), body);
+    const transient = classifyTokenError(new Response(JSON.stringify(body), { status: 503 }), body);
+
+    // Assess
+    for (const message of [classified.message, transient.message]) {
+      expect(message).not.toContain(refreshToken);
+      expect(message).not.toContain(basic);
+    }
+    expect(transient.message).toContain('refresh_token=[redacted]; Authorization: Basic [redacted]');
+  });
+
+  it('keeps no token in the message of any other error kept (an SDK error quoting a remote body)', () => {
+    // Act
+    const message = errorMessage(new Error(`Unexpected answer: {"access_token": "${accessToken}"}`));
+
+    // Assess
+    expect(message).toBe('Unexpected answer: {"access_token": "[redacted]"}');
   });
 
   it.each([

@@ -16,6 +16,7 @@ const PURE_MODULES = [
   'ledger.ts',
   'export-status.ts',
   'receipts.ts',
+  'redact.ts',
 ];
 const ALLOWED_PACKAGES = new Set(['zod/mini']);
 const IMPORT_SPECIFIER =
