@@ -110,7 +110,8 @@ export interface SyncDeploymentProps {
    */
   readonly logRetentionDays?: number;
   /**
-   * The age (seconds) of the oldest queued message that raises the alarm.
+   * The age (seconds) of the oldest queued message that raises the alarm: 60 to 1209600 (the queue's 14-day
+   * retention).
    * @default 900
    */
   readonly oldestMessageAgeAlarmSeconds?: number;
@@ -189,6 +190,13 @@ export const DEPLOYMENT_DEFAULTS = {
   oldestMessageAgeAlarmSeconds: 900,
   receiptsEventBus: 'default',
 } as const;
+
+/**
+ * Days the queue and its dead-letter queue keep a message: SQS's maximum, so that records wait out an account-wide
+ * outage of up to two weeks while the circuit breaker holds the flow.
+ */
+export const QUEUE_RETENTION_DAYS = 14;
+const QUEUE_RETENTION_SECONDS = QUEUE_RETENTION_DAYS * 24 * 60 * 60;
 
 /**
  * Memory the function needs whatever the chunk size, in MB: Node, the bundle, the SDKs and a large upload's streams
@@ -402,9 +410,10 @@ export function resolveDeploymentSettings(props: SyncDeploymentProps = {}): Sync
     );
   }
   const oldestMessageAgeAlarmSeconds = props.oldestMessageAgeAlarmSeconds ?? d.oldestMessageAgeAlarmSeconds;
-  if (!isWholeNumberIn(oldestMessageAgeAlarmSeconds, 60, 345600)) {
+  // A message older than the queue's retention is deleted: no queued message can be older than that.
+  if (!isWholeNumberIn(oldestMessageAgeAlarmSeconds, 60, QUEUE_RETENTION_SECONDS)) {
     problems.push(
-      `oldestMessageAgeAlarmSeconds must be a whole number from 60 to 345600 (the queue's 4-day retention), got ${oldestMessageAgeAlarmSeconds}`,
+      `oldestMessageAgeAlarmSeconds must be a whole number from 60 to ${QUEUE_RETENTION_SECONDS} (the queue's ${QUEUE_RETENTION_DAYS}-day retention), got ${oldestMessageAgeAlarmSeconds}`,
     );
   }
 

@@ -29,6 +29,7 @@ import { QueueConsumer } from './queue-consumer.ts';
 import { ExportReceipts } from './receipts.ts';
 import { ScopedSqsDestination } from './scoped-sqs-destination.ts';
 import {
+  QUEUE_RETENTION_DAYS,
   resolveDeploymentSettings,
   type SyncDeploymentProps,
   type SyncDeploymentSettings,
@@ -104,7 +105,7 @@ export class TicketDropboxSyncStack extends Stack {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.messagesKey,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(QUEUE_RETENTION_DAYS),
     });
 
     // Buffers the S3 notifications: retries under our control, a DLQ, and bounded concurrency. Kept 14 days (SQS's
@@ -113,7 +114,7 @@ export class TicketDropboxSyncStack extends Stack {
       encryption: sqs.QueueEncryption.KMS,
       encryptionMasterKey: this.messagesKey,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.days(QUEUE_RETENTION_DAYS),
       visibilityTimeout: Duration.seconds(settings.queueVisibilityTimeoutSeconds),
       maxMessageSizeBytes: 256 * 1024,
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVES },

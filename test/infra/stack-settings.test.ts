@@ -70,6 +70,14 @@ describe('resolveDeploymentSettings', () => {
     expect(settings.queueVisibilityTimeoutSeconds).toBe(720);
   });
 
+  it("accepts an oldest-message alarm as late as the queue's 14-day retention", () => {
+    // Act
+    const settings = resolveDeploymentSettings({ oldestMessageAgeAlarmSeconds: 14 * 24 * 60 * 60 });
+
+    // Assess
+    expect(settings.oldestMessageAgeAlarmSeconds).toBe(1_209_600);
+  });
+
   it('accepts an existing bucket with its KMS key, a batching window for a large batch, and an email', () => {
     // Prepare
     const props: SyncDeploymentProps = {
@@ -153,6 +161,10 @@ describe('resolveDeploymentSettings', () => {
     [
       { serverAccessLogs: false, accessLogsExpirationDays: 30 },
       'accessLogsExpirationDays needs serverAccessLogs: there are no access logs to expire',
+    ],
+    [
+      { oldestMessageAgeAlarmSeconds: 1_209_601 },
+      "oldestMessageAgeAlarmSeconds must be a whole number from 60 to 1209600 (the queue's 14-day retention), got 1209601",
     ],
     [
       { logRetentionDays: 31 },
