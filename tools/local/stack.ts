@@ -7,7 +7,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { GetParameterCommand, ParameterNotFound, PutParameterCommand } from '@aws-sdk/client-ssm';
+import {
+  DeleteParameterCommand,
+  GetParameterCommand,
+  ParameterNotFound,
+  PutParameterCommand,
+} from '@aws-sdk/client-ssm';
 import { createHandler, runtimeDeps } from '../../functions/sync-to-dropbox/handler.ts';
 import { createSqsClient, createSsmClient } from '../../lib/aws/clients.ts';
 import { MAX_RECEIVES, type RecordFailure } from '../../lib/sqs-record.ts';
@@ -131,12 +136,9 @@ export interface LocalStack {
 
 const REGION = 'us-east-1';
 
-async function putIfAbsent(
-  ssm: ReturnType<typeof createSsmClient>,
-  name: string,
-  value: string,
-  secure: boolean,
-): Promise<void> {
+type SsmClient = ReturnType<typeof createSsmClient>;
+
+async function putIfAbsent(ssm: SsmClient, name: string, value: string, secure: boolean): Promise<void> {
   try {
     await ssm.send(new GetParameterCommand({ Name: name }));
   } catch (error) {
@@ -150,6 +152,74 @@ async function putIfAbsent(
       }),
     );
   }
+}
+
+/** The parameter's value, or `undefined` when it is not set. */
+async function readParameter(ssm: SsmClient, name: string): Promise<string | undefined> {
+  try {
+    const answer = await ssm.send(new GetParameterCommand({ Name: name, WithDecryption: true }));
+    return answer.Parameter?.Value;
+  } catch (error) {
+    if (error instanceof ParameterNotFound) return undefined;
+    throw error;
+  }
+}
+
+/** Removes the parameter with its history (the SSM file keeps every version), when it is set. */
+async function deleteParameter(ssm: SsmClient, name: string): Promise<void> {
+  try {
+    await ssm.send(new DeleteParameterCommand({ Name: name }));
+  } catch (error) {
+    if (!(error instanceof ParameterNotFound)) throw error;
+  }
+}
+
+/** Writes the parameter in place of any earlier value, that value's history included. */
+async function replaceParameter(ssm: SsmClient, name: string, value: string, secure: boolean): Promise<void> {
+  await deleteParameter(ssm, name);
+  await ssm.send(
+    new PutParameterCommand({ Name: name, Value: value, Type: secure ? 'SecureString' : 'String' }),
+  );
+}
+
+/**
+ * Stores the Dropbox credentials of this run. The real Dropbox: the ones given in the environment, in place of any
+ * earlier ones (an earlier run's emulator credentials, which Dropbox refuses), and no app secret unless one is given.
+ * The emulator or another origin: what is stored stays when it is the emulator's app (its test credentials, or a
+ * `connect --local` token), else an earlier real run's credentials are replaced by the emulator's, so that the
+ * emulator never receives them and the local SSM file keeps no trace of them.
+ */
+async function storeDropboxCredentials(
+  ssm: SsmClient,
+  settingsPath: string,
+  target: 'emulator' | 'real',
+): Promise<void> {
+  const names = {
+    appKey: `${settingsPath}dropbox/app-key`,
+    appSecret: `${settingsPath}dropbox/app-secret`,
+    refreshToken: `${settingsPath}dropbox/refresh-token`,
+  };
+  if (target === 'real') {
+    const { DROPBOX_APP_KEY, DROPBOX_REFRESH_TOKEN, DROPBOX_APP_SECRET } = process.env;
+    if (!DROPBOX_APP_KEY || !DROPBOX_REFRESH_TOKEN) {
+      throw new Error('The real Dropbox needs DROPBOX_APP_KEY and DROPBOX_REFRESH_TOKEN in the environment');
+    }
+    await replaceParameter(ssm, names.appKey, DROPBOX_APP_KEY, false);
+    await replaceParameter(ssm, names.refreshToken, DROPBOX_REFRESH_TOKEN, true);
+    if (DROPBOX_APP_SECRET) await replaceParameter(ssm, names.appSecret, DROPBOX_APP_SECRET, true);
+    else await deleteParameter(ssm, names.appSecret);
+    return;
+  }
+  const storedAppKey = await readParameter(ssm, names.appKey);
+  if (storedAppKey !== undefined && storedAppKey !== EMULATOR_CREDENTIALS.appKey) {
+    await replaceParameter(ssm, names.appKey, EMULATOR_CREDENTIALS.appKey, false);
+    await replaceParameter(ssm, names.appSecret, EMULATOR_CREDENTIALS.appSecret, true);
+    await replaceParameter(ssm, names.refreshToken, EMULATOR_CREDENTIALS.refreshToken, true);
+    return;
+  }
+  await putIfAbsent(ssm, names.appKey, EMULATOR_CREDENTIALS.appKey, false);
+  await putIfAbsent(ssm, names.appSecret, EMULATOR_CREDENTIALS.appSecret, true);
+  await putIfAbsent(ssm, names.refreshToken, EMULATOR_CREDENTIALS.refreshToken, true);
 }
 
 /**
@@ -273,27 +343,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     for (const [name, value] of Object.entries(options.initialSettings ?? {})) {
       await putIfAbsent(ssmClient, `${settingsPath}${name}`, value, false);
     }
-    if (dropbox || dropboxUrl) {
-      await putIfAbsent(ssmClient, `${settingsPath}dropbox/app-key`, EMULATOR_CREDENTIALS.appKey, false);
-      await putIfAbsent(ssmClient, `${settingsPath}dropbox/app-secret`, EMULATOR_CREDENTIALS.appSecret, true);
-      await putIfAbsent(
-        ssmClient,
-        `${settingsPath}dropbox/refresh-token`,
-        EMULATOR_CREDENTIALS.refreshToken,
-        true,
-      );
-    } else {
-      const { DROPBOX_APP_KEY, DROPBOX_REFRESH_TOKEN, DROPBOX_APP_SECRET } = process.env;
-      if (!DROPBOX_APP_KEY || !DROPBOX_REFRESH_TOKEN) {
-        throw new Error(
-          'The real Dropbox needs DROPBOX_APP_KEY and DROPBOX_REFRESH_TOKEN in the environment',
-        );
-      }
-      await putIfAbsent(ssmClient, `${settingsPath}dropbox/app-key`, DROPBOX_APP_KEY, false);
-      await putIfAbsent(ssmClient, `${settingsPath}dropbox/refresh-token`, DROPBOX_REFRESH_TOKEN, true);
-      if (DROPBOX_APP_SECRET)
-        await putIfAbsent(ssmClient, `${settingsPath}dropbox/app-secret`, DROPBOX_APP_SECRET, true);
-    }
+    await storeDropboxCredentials(ssmClient, settingsPath, dropbox || dropboxUrl ? 'emulator' : 'real');
 
     const outputs: LocalOutputs = {
       BucketName: bucket,
