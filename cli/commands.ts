@@ -55,7 +55,11 @@ export function registerCommands(program: Command, io: CliIo, state: ExitState):
     .option('--code <code>', 'the code Dropbox showed, to finish a connect started with --print-url')
     .option('--print-url', 'print the URL and stop; finish with --code')
     .option('--app-key <key>', 'the Dropbox app key (default: the stored dropbox/app-key)')
-    .option('--app-secret <secret>', 'the app secret, stored as a SecureString (not needed with PKCE)')
+    .option(
+      '--app-secret <secret>',
+      'the app secret, stored as a SecureString (not needed with PKCE); - reads it from stdin (its first line), ' +
+        "which keeps it out of the shell's history and ps",
+    )
     .option('--kms-key-id <id>', "KMS key of the SecureStrings (default: the stack's SettingsKmsKeyId)")
     .option('--json', 'print the result as JSON')
     .action(async (options: ConnectOptions, command: Command) =>

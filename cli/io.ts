@@ -5,6 +5,7 @@
  * secret, authorization code), whatever message they might reach.
  */
 import type { Readable, Writable } from 'node:stream';
+import { CliUsageError } from './errors.ts';
 
 /** A text output. */
 export interface TextSink {
@@ -83,10 +84,12 @@ export function printJson(io: CliIo, value: unknown): void {
 
 /**
  * Reads one line from stdin: the text before the first newline, trimmed, or everything when the stream ends
- * without one. Resolves `null` when stdin ends empty.
+ * without one. What follows the newline stays for the next read (a secret and then a code may arrive in one chunk).
+ * Resolves `null` when stdin ends empty.
  */
 export async function readLine(io: CliIo): Promise<string | null> {
   const stdin = io.stdin;
+  if (stdin.readableEnded) return null;
   stdin.setEncoding('utf8');
   let buffered = '';
   return new Promise<string | null>((resolve, reject) => {
@@ -100,7 +103,10 @@ export async function readLine(io: CliIo): Promise<string | null> {
     const onData = (chunk: string): void => {
       buffered += chunk;
       const newline = buffered.indexOf('\n');
-      if (newline >= 0) finish(buffered.slice(0, newline).trim());
+      if (newline < 0) return;
+      const rest = buffered.slice(newline + 1);
+      finish(buffered.slice(0, newline).trim());
+      if (rest !== '') stdin.unshift(rest);
     };
     const onEnd = (): void => {
       const rest = buffered.trim();
@@ -116,4 +122,15 @@ export async function readLine(io: CliIo): Promise<string | null> {
     stdin.on('error', onError);
     stdin.resume();
   });
+}
+
+/**
+ * Reads a secret given as `-` on the command line (`config set NAME -`, `connect --app-secret -`) from stdin's next
+ * line, so that it never lands in the shell's history or in `ps`; a prompt on stderr when stdin is a terminal.
+ */
+export async function readSecretLine(io: CliIo, name: string): Promise<string> {
+  if (io.stdinIsTty) io.stderr.write(`Value of ${name} (input is read from stdin): `);
+  const value = await readLine(io);
+  if (value === null || value === '') throw new CliUsageError(`no value for ${name} on stdin`);
+  return value;
 }

@@ -17,7 +17,7 @@ import type { CommandContext } from '../context.ts';
 import { CliUsageError, CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
 import { releaseBreakerAfterFix } from '../flow.ts';
 import { formatTable } from '../format.ts';
-import { type CliIo, printJson, printLines, readLine } from '../io.ts';
+import { printJson, printLines, readSecretLine } from '../io.ts';
 import { deleteSetting, type ParameterStorage, putSetting } from '../settings-store.ts';
 
 /** One row of `config show`. */
@@ -156,13 +156,6 @@ function findDefinition(name: string): SettingDefinition {
   return definition;
 }
 
-async function readSecretValue(io: CliIo, name: string): Promise<string> {
-  if (io.stdinIsTty) io.stderr.write(`Value of ${name} (input is read from stdin): `);
-  const value = await readLine(io);
-  if (value === null || value === '') throw new CliUsageError(`no value for ${name} on stdin`);
-  return value;
-}
-
 /** The storage of a setting: a String, or a SecureString under the deployment's key (or `--kms-key-id`). */
 export function storageFor(
   definition: SettingDefinition,
@@ -198,8 +191,7 @@ export async function setConfig(
   options: { readonly kmsKeyId?: string },
 ): Promise<number> {
   const definition = findDefinition(name);
-  const value =
-    definition.secret && givenValue === '-' ? await readSecretValue(context.io, name) : givenValue;
+  const value = definition.secret && givenValue === '-' ? await readSecretLine(context.io, name) : givenValue;
   if (definition.secret) context.io.addSecret(value);
   const problem = validateSetting(name, value);
   if (problem !== null) throw new CommandFailedError(`${problem.message} Nothing was written.`);

@@ -32,7 +32,7 @@ import type { Deployment } from '../deployment.ts';
 import { checkDropboxAccount, openDropbox } from '../dropbox.ts';
 import { CliUsageError, CommandFailedError, EXIT_FAILED, EXIT_OK } from '../errors.ts';
 import { releaseBreakerAfterFix } from '../flow.ts';
-import { type CliIo, printJson, printLines, readLine } from '../io.ts';
+import { type CliIo, printJson, printLines, readLine, readSecretLine } from '../io.ts';
 import { clearPendingConnect, loadPendingConnect, savePendingConnect } from '../pending-connect.ts';
 import { deleteSetting, putSetting } from '../settings-store.ts';
 
@@ -48,6 +48,7 @@ const WRITE_CHECK_CONTENT = Buffer.from(
 export interface ConnectOptions {
   readonly code?: string;
   readonly appKey?: string;
+  /** The app secret, or `-` to read it from stdin. */
   readonly appSecret?: string;
   readonly kmsKeyId?: string;
   readonly printUrl?: boolean;
@@ -167,7 +168,10 @@ export async function connect(context: CommandContext, options: ConnectOptions):
   if (options.code !== undefined && options.printUrl === true) {
     throw new CliUsageError('--code and --print-url exclude each other');
   }
-  if (options.appSecret !== undefined) io.addSecret(options.appSecret);
+  // `-`: the secret is stdin's first line (before the code, when the code is pasted too), never in argv.
+  const givenSecret =
+    options.appSecret === '-' ? await readSecretLine(io, 'dropbox/app-secret') : options.appSecret;
+  if (givenSecret !== undefined) io.addSecret(givenSecret);
   const deployment = await context.deployment();
   const clients = await context.clients();
   const settingsPath = normaliseSettingsPath(deployment.outputs.settingsPath);
@@ -190,7 +194,7 @@ export async function connect(context: CommandContext, options: ConnectOptions):
   if (obtained === null) return EXIT_OK;
   io.addSecret(obtained.code);
   const sameApp = appKey === storedKey;
-  const appSecret = options.appSecret ?? (sameApp ? raw['dropbox/app-secret'] : undefined);
+  const appSecret = givenSecret ?? (sameApp ? raw['dropbox/app-secret'] : undefined);
   let refreshToken: string;
   try {
     const tokens = await exchangeAuthorizationCode({
@@ -224,8 +228,8 @@ export async function connect(context: CommandContext, options: ConnectOptions):
     secure: true,
     kmsKeyId,
   });
-  if (options.appSecret !== undefined) {
-    await putSetting(clients.ssm, settingsPath, 'dropbox/app-secret', options.appSecret, {
+  if (givenSecret !== undefined) {
+    await putSetting(clients.ssm, settingsPath, 'dropbox/app-secret', givenSecret, {
       secure: true,
       kmsKeyId,
     });
@@ -259,7 +263,7 @@ export async function connect(context: CommandContext, options: ConnectOptions):
         account.account.isTeamRoot && !account.teamRootUsed ? '; the account has a team space' : ''
       }).`,
       `Saved dropbox/app-key and dropbox/refresh-token (SecureString, KMS key ${kmsKeyId})${
-        options.appSecret === undefined ? '' : ' and dropbox/app-secret'
+        givenSecret === undefined ? '' : ' and dropbox/app-secret'
       } under ${settingsPath}.`,
       writeCheck.ok
         ? `Write check: wrote ${writeCheck.path} (a marker file; safe to delete).`

@@ -512,17 +512,21 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     expect(json(status)).toMatchObject({ dropbox: { credentialsSet: true, works: true } });
   });
 
-  it('connects in two steps with --print-url and --code, and refuses a code nobody asked for', async () => {
+  it('connects in two steps with --print-url and --code (the app secret from stdin), and refuses a code nobody asked for', async () => {
     // Prepare
     const unasked = await cli(['connect', '--code', 'made-up-code']);
 
-    // Act
+    // Act: the emulator refuses the code exchange unless the secret read from stdin is the app's.
     const started = await cli(['connect', '--print-url']);
     const url = /http:\/\/\S+\/oauth2\/authorize\?\S+/.exec(started.stdout)?.[0] ?? '';
     const code = await approve(url);
-    const finished = await cli(['connect', '--code', code, '--json']);
+    const finished = await cli(
+      ['connect', '--code', code, '--app-secret', '-', '--json'],
+      `${EMULATOR_CREDENTIALS.appSecret}\n`,
+    );
     const stored = await readParameter('dropbox/refresh-token');
     if (stored !== null) secrets.add(stored.value);
+    const storedSecret = await readParameter('dropbox/app-secret');
     const reused = await cli(['connect', '--code', code]);
 
     // Assess
@@ -532,6 +536,7 @@ describe('ticket-dropbox-sync, run as a process against the local stack', () => 
     expect(started.stdout).toContain('connect --code CODE');
     expect(finished.code, finished.stderr).toBe(0);
     expect(json(finished)).toMatchObject({ connected: true, teamRootUsed: false, writeCheck: { ok: true } });
+    expect(storedSecret).toEqual({ value: EMULATOR_CREDENTIALS.appSecret, type: 'SecureString' });
     expect(reused.code).toBe(1);
   });
 
