@@ -2,12 +2,17 @@
  * The Dropbox the bench's function talks to, and how the bench reads what it saw: the stack's embedded emulator (its
  * real store, in the bench's process), or an emulator in a process of its own in its hash-only store mode, which
  * receives, hashes and checks every byte but writes none (tools/emulators/dropbox, `keepBytes: false`), for the
- * throughput scenario: there the receiving end then costs what a sink that hashes costs, on a core of its own.
+ * throughput and wan scenarios: there the receiving end then costs what a sink that hashes costs, on a core of its
+ * own, and does not share an event loop with the S3 proxy the function reads from.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
-import { EMULATOR_CREDENTIALS, type RequestLogEntry } from '../../tools/emulators/dropbox/server.ts';
+import {
+  EMULATOR_CREDENTIALS,
+  type FaultOptions,
+  type RequestLogEntry,
+} from '../../tools/emulators/dropbox/server.ts';
 import { startDropboxProcess } from '../../tools/soak/dropbox-process.ts';
 import type { BenchStack } from './stack.ts';
 
@@ -41,10 +46,17 @@ export function embeddedDropbox(stack: BenchStack): BenchDropbox {
   };
 }
 
-/** An emulator in a child process, in its hash-only store mode (no bytes kept), under `parent`. */
-export async function startHashOnlyDropbox(parent: string): Promise<BenchDropbox> {
+/**
+ * An emulator in a child process, in its hash-only store mode (no bytes kept), under `parent`; `faults` (the wan
+ * scenario's latency and bandwidth cap) from its start.
+ */
+export async function startHashOnlyDropbox(parent: string, faults?: FaultOptions): Promise<BenchDropbox> {
   const root = await mkdtemp(join(parent, 'dropbox-hash-only-'));
-  const emulator = await startDropboxProcess({ root, keepBytes: false });
+  const emulator = await startDropboxProcess({
+    root,
+    keepBytes: false,
+    ...(faults === undefined ? {} : { faults }),
+  });
   const client = new DropboxClient({
     credentials: {
       appKey: EMULATOR_CREDENTIALS.appKey,
