@@ -191,13 +191,35 @@ export function isSameContent(
  */
 export function isStateChange(previous: LedgerRecord | null, next: LedgerRecord): boolean {
   if (next.state === undefined || next.state === 'failed') return false;
-  if (previous?.state !== next.state) return true;
+  return !isSameState(previous, next);
+}
+
+/**
+ * Whether `next` holds the state `previous` held, compared as {@link isStateChange} compares them: the same state,
+ * and the same Dropbox file and revision for `exported`, or the same reason code for any other state.
+ */
+function isSameState(previous: LedgerRecord | null, next: LedgerRecord): boolean {
+  if (previous === null || previous.state !== next.state) return false;
   if (next.state === 'exported') {
     const before = previous.export?.file;
     const after = next.export?.file;
-    return before?.id !== after?.id || before?.rev !== after?.rev;
+    return before?.id === after?.id && before?.rev === after?.rev;
   }
-  return previous.reason?.code !== next.reason?.code;
+  return previous.reason?.code === next.reason?.code;
+}
+
+/**
+ * `next` with its `stateAt`: `now` when its state differs from `previous`'s, else the time `previous`'s state was
+ * written, so that a redelivery, an unchanged tag change or a backfill keeps the time of the change (and a receipt
+ * sent again later tells that time, not the time it was sent).
+ */
+export function withStateTime(
+  previous: LedgerRecord | null,
+  next: LedgerRecord,
+  now: Date = new Date(),
+): LedgerRecord {
+  const kept = isSameState(previous, next) ? previous?.stateAt : undefined;
+  return { ...next, stateAt: kept ?? now.toISOString() };
 }
 
 /** The attributes of a ledger item (docs/architecture.md, "The export ledger", says what each one means). */

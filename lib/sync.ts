@@ -20,6 +20,7 @@ import {
   laterSequencer,
   ledgerId,
   normalizeSequencer,
+  withStateTime,
 } from './ledger.ts';
 import type {
   ByteRange,
@@ -213,15 +214,14 @@ async function settlePermanent(
   error: SyncError,
 ): Promise<SyncOutcome> {
   const { event } = context;
-  const next: LedgerRecord = {
+  const next = withStateTime(previous, {
     ...(previous ?? { id: context.id, bucket: event.bucket, key: event.key }),
     sequencer: laterSequencer(context.eventSequencer, previous?.sequencer),
     claim: undefined,
     failure: undefined,
     state: 'skipped',
     reason: { code: error.code, message: error.message },
-    stateAt: new Date().toISOString(),
-  };
+  });
   await settle(context, next);
   return buildOutcome(context, {
     decision: 'skipped',
@@ -267,15 +267,16 @@ async function recordFailure(
   const failure = { kind, code, message: errorMessage(error), at };
   const { event } = context;
   const blocked = kind === 'blocked';
-  const next: LedgerRecord = {
+  const record: LedgerRecord = {
     ...(previous ?? { id: context.id, bucket: event.bucket, key: event.key }),
     claim: undefined,
     ...(blocked
-      ? { state: 'blocked', reason: { code, message: failure.message }, stateAt: at, failure: undefined }
+      ? { state: 'blocked', reason: { code, message: failure.message }, failure: undefined }
       : previous?.state === undefined || previous.state === 'failed'
-        ? { state: 'failed', reason: { code, message: failure.message }, stateAt: at, failure: undefined }
+        ? { state: 'failed', reason: { code, message: failure.message }, failure: undefined }
         : { failure }),
   };
+  const next = withStateTime(previous, record, new Date(at));
   // The record's own signal may be what failed it (the deadline): the write gets a budget of its own.
   const signal = recordingSignal(context);
   try {
@@ -374,15 +375,14 @@ async function runRound(
 
   if (head === null || tags === null) {
     if (eventIsOlder) return superseded(context, previous, 'The object was deleted after a newer event');
-    const next: LedgerRecord = {
+    const next = withStateTime(previous, {
       ...base,
       state: 'skipped',
       reason: {
         code: 'object-missing',
         message: 'The object no longer exists in S3 (deleted after its event)',
       },
-      stateAt: new Date().toISOString(),
-    };
+    });
     await settle(context, next);
     return {
       outcome: buildOutcome(context, {
@@ -423,7 +423,6 @@ async function runRound(
       file === undefined
         ? undefined
         : { id: file.ticketId, type: file.ticketType, fileStatus: file.fileStatus },
-    stateAt: new Date().toISOString(),
   };
   const common = {
     size: head.size,
@@ -433,7 +432,7 @@ async function runRound(
     warnings: decision.warnings,
   };
   if (!decision.export || decision.dropboxPath === null) {
-    const next: LedgerRecord = { ...decided, state: 'skipped', reason: decision.reason };
+    const next = withStateTime(previous, { ...decided, state: 'skipped', reason: decision.reason });
     await settle(context, next);
     return {
       outcome: buildOutcome(context, {
@@ -466,7 +465,7 @@ async function runRound(
 
   if (plan.kind === 'deleted') {
     // A person deleted the export of this very version: a tag change, a redelivery or a backfill respects that.
-    const next: LedgerRecord = {
+    const next = withStateTime(previous, {
       ...decided,
       state: 'skipped',
       reason: {
@@ -474,7 +473,7 @@ async function runRound(
         message:
           'The export of this version was deleted in Dropbox; it is not put back (a new version of the object is exported again)',
       },
-    };
+    });
     await settle(context, next);
     return {
       outcome: buildOutcome(context, {
@@ -497,12 +496,12 @@ async function runRound(
       ...exported,
       file: unchanged ? toLedgerFile(current) : { ...exported.file, pathDisplay: current.pathDisplay },
     };
-    const next: LedgerRecord = {
+    const next = withStateTime(previous, {
       ...decided,
       state: 'exported',
       reason: decision.reason,
       export: kept,
-    };
+    });
     await settle(context, next);
     const reason: Reason = unchanged
       ? {
@@ -575,7 +574,12 @@ async function runRound(
     adopted,
     file: toLedgerFile(committed),
   };
-  const next: LedgerRecord = { ...decided, state: 'exported', reason: decision.reason, export: exported };
+  const next = withStateTime(previous, {
+    ...decided,
+    state: 'exported',
+    reason: decision.reason,
+    export: exported,
+  });
   await settle(context, next);
   if (plan.leaves !== undefined && plan.leaves.id !== committed.id) await leaveFile(context, plan.leaves);
   return {

@@ -9,6 +9,7 @@ import {
   normalizeSequencer,
   SEQUENCER_WIDTH,
   toLedgerItem,
+  withStateTime,
 } from '../../lib/ledger.ts';
 
 const exported: LedgerRecord = {
@@ -153,5 +154,45 @@ describe('a change of the export state (what receipts report)', () => {
     expect(isStateChange(skipped('final-excluded'), skipped('final-excluded'))).toBe(false);
     expect(isStateChange(exported, { ...exported, state: 'failed' })).toBe(false);
     expect(isStateChange(null, { ...exported, state: undefined })).toBe(false);
+  });
+});
+
+describe('the time of the export state (stateAt)', () => {
+  const now = new Date('2026-12-02T08:00:00.000Z');
+
+  it('stays the time of the change while the state stays the same, a failure or a moved file included', () => {
+    // Prepare
+    const moved = { ...exported.export, file: { ...exported.export?.file, pathDisplay: '/Moved/Proof.pdf' } };
+    const failing = { ...exported, failure: { kind: 'transient', code: 'x', message: 'x', at: 'now' } };
+
+    // Act
+    const again = withStateTime(exported, { ...exported, stateAt: undefined }, now);
+    const found = withStateTime(exported, { ...exported, export: moved } as LedgerRecord, now);
+    const failed = withStateTime(exported, failing, now);
+
+    // Assess
+    for (const record of [again, found, failed]) expect(record.stateAt).toBe(exported.stateAt);
+  });
+
+  it('is now for a first state, a new revision, a new reason, a new state, and a failure with a new code', () => {
+    // Prepare
+    const newRevision = { ...exported.export, file: { ...exported.export?.file, rev: 'r2' } };
+    const failed = (code: string): LedgerRecord => ({
+      ...exported,
+      state: 'failed',
+      reason: { code, message: code },
+    });
+
+    // Act
+    const records = [
+      withStateTime(null, exported, now),
+      withStateTime(exported, { ...exported, export: newRevision } as LedgerRecord, now),
+      withStateTime(exported, { ...exported, state: 'skipped', reason: { code: 'a', message: 'a' } }, now),
+      withStateTime(failed('a'), failed('b'), now),
+    ];
+
+    // Assess
+    for (const record of records) expect(record.stateAt).toBe(now.toISOString());
+    expect(withStateTime(failed('a'), failed('a'), now).stateAt).toBe(exported.stateAt);
   });
 });

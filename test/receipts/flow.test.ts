@@ -221,6 +221,11 @@ describe('receipts on the local stack', () => {
     expect(receipts.map((detail) => detail.key).sort()).toEqual(keys);
     expect(receipts.every((detail) => detail.state === 'exported' && detail.sequence === 1)).toBe(true);
     for (const key of keys) expect(await harness.record(key)).toMatchObject({ receiptSequence: 1 });
+    // The receipt sent on the redelivery tells when the file was exported, not when it was sent.
+    const times = Object.fromEntries(receipts.map((detail) => [detail.key, detail.time]));
+    expect(times).toEqual(
+      Object.fromEntries(exportedWhileDown.map((record) => [record?.key, record?.stateAt])),
+    );
   });
 
   it('sends the receipts of one invocation in one PutEvents call', async () => {

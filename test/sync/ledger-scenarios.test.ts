@@ -291,6 +291,7 @@ describe('the export ledger, in the default settings', () => {
     await harness.put('tickets/9002/Proof.pdf', 'ticket 9002!', PRINT);
     const [body] = await drainKeepingBodies();
     const calls = dataCalls();
+    const exportedAt = (await harness.record('tickets/9002/Proof.pdf'))?.stateAt;
 
     // Act
     await harness.tag('tickets/9002/Proof.pdf', { review: 'ok' });
@@ -313,7 +314,11 @@ describe('the export ledger, in the default settings', () => {
       'already-exported',
     ]);
     expect(outcomes.every((outcome) => outcome.dropboxPath === PROOF_1 && !outcome.stateChanged)).toBe(true);
-    expect((await harness.record('tickets/9002/Proof.pdf'))?.export?.file.pathDisplay).toBe(PROOF_1);
+    const record = await harness.record('tickets/9002/Proof.pdf');
+    expect(record?.export?.file.pathDisplay).toBe(PROOF_1);
+    // The state did not change, so neither did the time it was written.
+    expect(exportedAt).toBeDefined();
+    expect(record?.stateAt).toBe(exportedAt);
   });
 
   it('remembers every export across a restart, so a backfill afterwards uploads nothing', async () => {
