@@ -4,7 +4,12 @@
  * an instance that lost its claim, or an older event, never overwrites a newer record.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  UpdateCommand,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { errorMessage, isAbortError, SyncError } from '../errors.ts';
 import {
   type FileOwnership,
@@ -109,6 +114,27 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
     }
   };
 
+  /**
+   * One conditional `UpdateItem` of an item of the table: its attributes after the write (`ReturnValues` `ALL_NEW`,
+   * else just its id) when the condition held, `undefined` when it did not; any other failure is translated, with
+   * `what` naming the write.
+   */
+  const updateIf = async (
+    update: Omit<UpdateCommandInput, 'TableName' | 'Key'> & { readonly Key: { readonly id: string } },
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Record<string, unknown> | undefined> => {
+    try {
+      const result = await client.send(new UpdateCommand({ TableName: tableName, ...update }), {
+        abortSignal: bounded(signal),
+      });
+      return result.Attributes ?? { id: update.Key.id };
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw translate(error, `UpdateItem (${what})`, update.Key.id);
+    }
+  };
+
   return {
     read,
 
@@ -116,42 +142,40 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       const { id, owner } = request;
       requireTable();
       for (let attempt = 1; ; attempt += 1) {
-        try {
-          const result = await client.send(
-            new UpdateCommand({
-              TableName: tableName,
-              Key: { id },
-              UpdateExpression:
-                'SET #claim = :claim, #bucket = if_not_exists(#bucket, :bucket), #key = if_not_exists(#key, :key)',
-              // Free, expired, or already this owner's (a claim taken again for the next version).
-              ConditionExpression:
-                'attribute_not_exists(#claim) OR #claim.#expiresAt < :now OR #claim.#owner = :owner',
-              ExpressionAttributeNames: {
-                '#claim': 'claim',
-                '#bucket': 'bucket',
-                '#key': 'key',
-                '#expiresAt': 'expiresAt',
-                '#owner': 'owner',
-              },
-              ExpressionAttributeValues: {
-                ':claim': { owner, expiresAt: request.expiresAt },
-                ':bucket': request.bucket,
-                ':key': request.key,
-                ':now': request.now,
-                ':owner': owner,
-              },
-              ReturnValues: 'ALL_NEW',
-            }),
-            { abortSignal: bounded(signal) },
-          );
-          const record = fromLedgerItem(result.Attributes ?? { id });
+        const attributes = await updateIf(
+          {
+            Key: { id },
+            UpdateExpression:
+              'SET #claim = :claim, #bucket = if_not_exists(#bucket, :bucket), #key = if_not_exists(#key, :key)',
+            // Free, expired, or already this owner's (a claim taken again for the next version).
+            ConditionExpression:
+              'attribute_not_exists(#claim) OR #claim.#expiresAt < :now OR #claim.#owner = :owner',
+            ExpressionAttributeNames: {
+              '#claim': 'claim',
+              '#bucket': 'bucket',
+              '#key': 'key',
+              '#expiresAt': 'expiresAt',
+              '#owner': 'owner',
+            },
+            ExpressionAttributeValues: {
+              ':claim': { owner, expiresAt: request.expiresAt },
+              ':bucket': request.bucket,
+              ':key': request.key,
+              ':now': request.now,
+              ':owner': owner,
+            },
+            ReturnValues: 'ALL_NEW',
+          },
+          'claim',
+          signal,
+        );
+        if (attributes !== undefined) {
+          const record = fromLedgerItem(attributes);
           // A record that holds nothing but the claim is a new object.
           return {
             taken: true,
             record: record.state === undefined && record.export === undefined ? null : record,
           };
-        } catch (error) {
-          if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (claim)', id);
         }
         const current = await read(id, signal);
         const holder = current?.claim;
@@ -193,43 +217,34 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
         values[':sequencer'] = record.sequencer;
         conditions.push('(attribute_not_exists(#sequencer) OR #sequencer <= :sequencer)');
       }
-      try {
-        await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { id: record.id },
-            UpdateExpression: `${set.length > 0 ? `SET ${set.join(', ')} ` : ''}REMOVE ${remove.join(', ')}`,
-            ConditionExpression: conditions.join(' AND '),
-            ExpressionAttributeNames: names,
-            ExpressionAttributeValues: values,
-          }),
-          { abortSignal: bounded(signal) },
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw translate(error, 'UpdateItem (settle)', record.id);
-      }
+      const settled = await updateIf(
+        {
+          Key: { id: record.id },
+          UpdateExpression: `${set.length > 0 ? `SET ${set.join(', ')} ` : ''}REMOVE ${remove.join(', ')}`,
+          ConditionExpression: conditions.join(' AND '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        },
+        'settle',
+        signal,
+      );
+      return settled !== undefined;
     },
 
     async release(id, owner, signal): Promise<void> {
       requireTable();
-      try {
-        await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { id },
-            UpdateExpression: 'REMOVE #claim',
-            ConditionExpression: '#claim.#owner = :owner',
-            ExpressionAttributeNames: { '#claim': 'claim', '#owner': 'owner' },
-            ExpressionAttributeValues: { ':owner': owner },
-          }),
-          { abortSignal: bounded(signal) },
-        );
-      } catch (error) {
-        if (isConditionFailure(error)) return;
-        throw translate(error, 'UpdateItem (release)', id);
-      }
+      // No claim, or another owner's (this one's expired and was taken): nothing to release.
+      await updateIf(
+        {
+          Key: { id },
+          UpdateExpression: 'REMOVE #claim',
+          ConditionExpression: '#claim.#owner = :owner',
+          ExpressionAttributeNames: { '#claim': 'claim', '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': owner },
+        },
+        'release',
+        signal,
+      );
     },
 
     async ownFile(file, objectId, wrote, signal): Promise<string | null> {
@@ -251,53 +266,44 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       // A revision its owner is replacing with a new version holds bytes that are about to go.
       const notBeingReplaced =
         '(attribute_not_exists(#replacing) OR #replacing.#rev <> :rev OR #replacing.#until < :now)';
-      try {
-        await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { id },
-            UpdateExpression: 'SET #owner = :me, #at = :at',
-            // Whoever wrote the file owns it; one that found it in place owns it only if no object does.
-            ConditionExpression: wrote
-              ? undefined
-              : `(attribute_not_exists(#owner) OR #owner = :me) AND ${notBeingReplaced}`,
-            ExpressionAttributeNames: wrote ? { '#owner': 'owner', '#at': 'at' } : names,
-            ExpressionAttributeValues: wrote ? { ':me': objectId, ':at': values[':at'] } : values,
-          }),
-          { abortSignal: bounded(signal) },
-        );
-        return objectId;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (file owner)', id);
-      }
+      const owned = await updateIf(
+        {
+          Key: { id },
+          UpdateExpression: 'SET #owner = :me, #at = :at',
+          // Whoever wrote the file owns it; one that found it in place owns it only if no object does.
+          ConditionExpression: wrote
+            ? undefined
+            : `(attribute_not_exists(#owner) OR #owner = :me) AND ${notBeingReplaced}`,
+          ExpressionAttributeNames: wrote ? { '#owner': 'owner', '#at': 'at' } : names,
+          ExpressionAttributeValues: wrote ? { ':me': objectId, ':at': values[':at'] } : values,
+        },
+        'file owner',
+        signal,
+      );
+      if (owned !== undefined) return objectId;
       // Another object's file: this one shares it, so that the owner's new versions go beside it, not over it.
-      try {
-        const result = await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { id },
-            UpdateExpression: 'ADD #sharedBy :meSet',
-            ConditionExpression: notBeingReplaced,
-            ExpressionAttributeNames: {
-              '#sharedBy': 'sharedBy',
-              '#replacing': 'replacing',
-              '#rev': 'rev',
-              '#until': 'until',
-            },
-            ExpressionAttributeValues: {
-              ':meSet': new Set([objectId]),
-              ':rev': file.rev,
-              ':now': values[':now'],
-            },
-            ReturnValues: 'ALL_NEW',
-          }),
-          { abortSignal: bounded(signal) },
-        );
-        const owner = result.Attributes?.owner;
-        return typeof owner === 'string' ? owner : null;
-      } catch (error) {
-        if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (file sharer)', id);
-      }
+      const shared = await updateIf(
+        {
+          Key: { id },
+          UpdateExpression: 'ADD #sharedBy :meSet',
+          ConditionExpression: notBeingReplaced,
+          ExpressionAttributeNames: {
+            '#sharedBy': 'sharedBy',
+            '#replacing': 'replacing',
+            '#rev': 'rev',
+            '#until': 'until',
+          },
+          ExpressionAttributeValues: {
+            ':meSet': new Set([objectId]),
+            ':rev': file.rev,
+            ':now': values[':now'],
+          },
+          ReturnValues: 'ALL_NEW',
+        },
+        'file sharer',
+        signal,
+      );
+      if (shared !== undefined) return typeof shared.owner === 'string' ? shared.owner : null;
       throw new SyncError(
         `the Dropbox file ${file.id} that ${objectId} found at its path is being replaced by its owner's new version; tried again`,
         { kind: 'transient', code: 'file-being-replaced' },
@@ -312,67 +318,58 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
     async takeFile(fileId, objectId, rev, until, signal): Promise<boolean> {
       requireTable();
       const id = fileOwnershipId(fileId);
-      try {
-        await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { id },
-            UpdateExpression: 'SET #owner = :me, #at = :at, #replacing = :replacing DELETE #sharedBy :meSet',
-            // lib/ledger.ts mayReplaceFile: no other owner, and no sharer but this object.
-            ConditionExpression:
-              '(attribute_not_exists(#owner) OR #owner = :me) AND ' +
-              '(attribute_not_exists(#sharedBy) OR (size(#sharedBy) = :one AND contains(#sharedBy, :me)))',
-            ExpressionAttributeNames: {
-              '#owner': 'owner',
-              '#at': 'at',
-              '#replacing': 'replacing',
-              '#sharedBy': 'sharedBy',
-            },
-            ExpressionAttributeValues: {
-              ':me': objectId,
-              ':meSet': new Set([objectId]),
-              ':one': 1,
-              ':at': new Date().toISOString(),
-              ':replacing': { rev, until },
-            },
-          }),
-          { abortSignal: bounded(signal) },
-        );
-        return true;
-      } catch (error) {
-        if (isConditionFailure(error)) return false;
-        throw translate(error, 'UpdateItem (take file)', id);
-      }
+      const taken = await updateIf(
+        {
+          Key: { id },
+          UpdateExpression: 'SET #owner = :me, #at = :at, #replacing = :replacing DELETE #sharedBy :meSet',
+          // lib/ledger.ts mayReplaceFile: no other owner, and no sharer but this object.
+          ConditionExpression:
+            '(attribute_not_exists(#owner) OR #owner = :me) AND ' +
+            '(attribute_not_exists(#sharedBy) OR (size(#sharedBy) = :one AND contains(#sharedBy, :me)))',
+          ExpressionAttributeNames: {
+            '#owner': 'owner',
+            '#at': 'at',
+            '#replacing': 'replacing',
+            '#sharedBy': 'sharedBy',
+          },
+          ExpressionAttributeValues: {
+            ':me': objectId,
+            ':meSet': new Set([objectId]),
+            ':one': 1,
+            ':at': new Date().toISOString(),
+            ':replacing': { rev, until },
+          },
+        },
+        'take file',
+        signal,
+      );
+      return taken !== undefined;
     },
 
     async leaveFile(fileId, objectId, owned, signal): Promise<void> {
       requireTable();
       const id = fileOwnershipId(fileId);
-      try {
-        await client.send(
-          new UpdateCommand({
-            TableName: tableName,
-            Key: { id },
-            ...(owned
-              ? {
-                  UpdateExpression: 'REMOVE #owner',
-                  ConditionExpression: '#owner = :me',
-                  ExpressionAttributeNames: { '#owner': 'owner' },
-                  ExpressionAttributeValues: { ':me': objectId },
-                }
-              : {
-                  UpdateExpression: 'DELETE #sharedBy :meSet',
-                  ConditionExpression: 'contains(#sharedBy, :me)',
-                  ExpressionAttributeNames: { '#sharedBy': 'sharedBy' },
-                  ExpressionAttributeValues: { ':me': objectId, ':meSet': new Set([objectId]) },
-                }),
-          }),
-          { abortSignal: bounded(signal) },
-        );
-      } catch (error) {
-        // Another object holds the file now, or this one never did: nothing to leave.
-        if (!isConditionFailure(error)) throw translate(error, 'UpdateItem (leave file)', id);
-      }
+      // Another object holds the file now, or this one never did: nothing to leave.
+      await updateIf(
+        {
+          Key: { id },
+          ...(owned
+            ? {
+                UpdateExpression: 'REMOVE #owner',
+                ConditionExpression: '#owner = :me',
+                ExpressionAttributeNames: { '#owner': 'owner' },
+                ExpressionAttributeValues: { ':me': objectId },
+              }
+            : {
+                UpdateExpression: 'DELETE #sharedBy :meSet',
+                ConditionExpression: 'contains(#sharedBy, :me)',
+                ExpressionAttributeNames: { '#sharedBy': 'sharedBy' },
+                ExpressionAttributeValues: { ':me': objectId, ':meSet': new Set([objectId]) },
+              }),
+        },
+        'leave file',
+        signal,
+      );
     },
   };
 }
