@@ -32,6 +32,7 @@ import { startLocalStack } from '../local/stack.ts';
 import { createRandom } from '../seeded-random.ts';
 import { generatedBody, generatedBytes, generatedContentHashInWorker } from './content.ts';
 import { type DropboxStats, startDropboxProcess } from './dropbox-process.ts';
+import { describeHungCall, type HungCall, hangOneS3Call, pickHangTarget } from './incidents.ts';
 import {
   BASE_FOLDER,
   buildPopulation,
@@ -231,6 +232,8 @@ async function main(): Promise<number> {
   const bucket = stack.outputs.BucketName;
   let verdict: Verdict | undefined;
   let fiveGib: string | undefined;
+  let hung: HungCall | undefined;
+  let hungCall = 'none';
   try {
     process.stdout.write(
       `soak: ${objects.length} objects (${formatBytes(populationBytes)}), seed ${options.seed}, data in ${dir}\n`,
@@ -312,6 +315,10 @@ async function main(): Promise<number> {
       }
     };
 
+    // One S3 call hangs: the first HeadObject of one object.
+    const hangTarget = pickHangTarget(objects);
+    hung = hangTarget === undefined ? undefined : hangOneS3Call(stack.s3, hangTarget.key);
+
     // The 5 GiB object goes in beside the population, its content hash computed in a worker meanwhile.
     const bigObject = options.skip5Gib ? undefined : fiveGibObject(options.seed);
     const knownHashes = new Map<string, string>();
@@ -389,6 +396,10 @@ async function main(): Promise<number> {
     verdict = { ...verified, problems: [...mutationErrors, ...verified.problems] };
 
     fiveGib = describeBig(bigObject, verified, outcomes, peakRss);
+    hungCall =
+      hung === undefined
+        ? 'FAILED: no object to hang a call of'
+        : describeHungCall(hung, outcomes, failures, verified.exportedPaths.get(hung.key));
 
     printReport({
       options,
@@ -405,10 +416,12 @@ async function main(): Promise<number> {
         total: Date.now() - started,
       },
       fiveGib,
+      hungCall,
       peakRss,
     });
   } finally {
     clearInterval(sampler);
+    hung?.stop();
     await stack.close();
     await dropbox.close();
     discard();
@@ -420,7 +433,8 @@ async function main(): Promise<number> {
     verdict.ownedByAnother > 0 ||
     verdict.unexpected > 0 ||
     verdict.problems.length > 0 ||
-    fiveGib?.startsWith('FAILED') === true;
+    fiveGib?.startsWith('FAILED') === true ||
+    hungCall.startsWith('FAILED');
   return failed ? 1 : 0;
 }
 
@@ -553,6 +567,7 @@ function printReport(report: {
   readonly pollerErrors: readonly string[];
   readonly durations: { readonly uploads: number; readonly drain: number; readonly total: number };
   readonly fiveGib: string;
+  readonly hungCall: string;
   readonly peakRss: number;
 }): void {
   const { verdict, objects } = report;
@@ -598,6 +613,7 @@ function printReport(report: {
     `poller errors: ${report.pollerErrors.length}`,
     `time: uploads ${formatDuration(report.durations.uploads)}, drain ${formatDuration(report.durations.drain)}, total ${formatDuration(report.durations.total)}; peak RSS of the soak process ${formatBytes(report.peakRss)}`,
     `5 GiB object (S3 -> SQS -> function -> Dropbox): ${report.fiveGib}`,
+    `hung S3 call: ${report.hungCall}`,
     `lost: ${verdict.lost}`,
     `duplicates: ${verdict.duplicates}`,
     `files at a path whose ledger item names another object: ${verdict.ownedByAnother}`,
