@@ -2,7 +2,7 @@
  * The Dropbox API emulator in a child process of its own (started by {@link startDropboxProcess}), so that its
  * hashing and disk writes use another core than the function under test. Optionally fronted by a proxy that answers
  * `503` to every call naming a path that holds the poison marker: the soak's poison messages, which fail every time.
- * Controlled over the IPC channel: `set-faults`, `stats`, `close`.
+ * Controlled over the IPC channel: `set-faults`, `set-insufficient-space`, `stats`, `close`.
  */
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -141,6 +141,10 @@ process.on('message', (message: ToChild) => {
     case 'set-faults':
       faults = message.faults;
       emulator.setFaults(faults);
+      send({ type: 'done', id: message.id });
+      break;
+    case 'set-insufficient-space':
+      emulator.setInsufficientSpace(message.on);
       send({ type: 'done', id: message.id });
       break;
     case 'stats':

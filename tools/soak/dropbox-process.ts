@@ -38,6 +38,7 @@ export interface DropboxStats {
 /** Messages to the child. */
 export type ToChild =
   | { readonly type: 'set-faults'; readonly id: number; readonly faults: FaultOptions }
+  | { readonly type: 'set-insufficient-space'; readonly id: number; readonly on: boolean }
   | { readonly type: 'stats'; readonly id: number }
   | { readonly type: 'log'; readonly id: number; readonly from: number }
   | { readonly type: 'close'; readonly id: number };
@@ -56,6 +57,8 @@ export interface DropboxProcess {
   /** The child's process id. */
   readonly pid: number | undefined;
   setFaults(faults: FaultOptions): Promise<void>;
+  /** Dropbox is full (every write fails with `insufficient_space`) while on: the soak's account-wide outage. */
+  setInsufficientSpace(on: boolean): Promise<void>;
   stats(): Promise<DropboxStats>;
   /** The emulator's request log from entry `from` on (0: all of it). */
   requestLog(from?: number): Promise<readonly RequestLogEntry[]>;
@@ -102,6 +105,9 @@ export async function startDropboxProcess(options: ChildOptions): Promise<Dropbo
     pid: child.pid,
     async setFaults(faults) {
       await ask({ type: 'set-faults', id: nextId++, faults });
+    },
+    async setInsufficientSpace(on) {
+      await ask({ type: 'set-insufficient-space', id: nextId++, on });
     },
     async stats() {
       const answer = await ask({ type: 'stats', id: nextId++ });
