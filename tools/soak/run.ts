@@ -9,7 +9,8 @@
  * another object, or any other check fails. Bounded: a fixed population, at most 3 GiB (plus the 5 GiB object), and a
  * deadline after which it verifies whatever state it reached.
  *
- *   npm run soak -- [--objects 500] [--seed 20261127] [--pollers 2] [--minutes 14] [--skip-5gib] [--skip-large] [--keep]
+ *   npm run soak -- [--objects 500] [--seed 20261127] [--pollers 2] [--minutes 14] [--outage-seconds 180]
+ *                   [--skip-5gib] [--skip-large] [--keep]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,18 +22,27 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { forEachLimited } from '../../cli/for-each-limited.ts';
 import { createDynamoDbClient, createS3Client, createSqsClient } from '../../lib/aws/clients.ts';
+import { FLOW_CONTROL_ID } from '../../lib/aws/dynamodb-flow-control.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { sleep } from '../../lib/retry.ts';
-import type { RecordFailure } from '../../lib/sqs-record.ts';
+import { type RecordFailure, TRANSIENT_BACKOFF } from '../../lib/sqs-record.ts';
 import type { FaultOptions } from '../emulators/dropbox/server.ts';
 import { EMULATOR_CREDENTIALS } from '../emulators/dropbox/server.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { createRandom } from '../seeded-random.ts';
 import { generatedBody, generatedBytes, generatedContentHashInWorker } from './content.ts';
 import { type DropboxStats, startDropboxProcess } from './dropbox-process.ts';
-import { describeHungCall, type HungCall, hangOneS3Call, pickHangTarget } from './incidents.ts';
+import {
+  describeHungCall,
+  describeOutage,
+  type HungCall,
+  hangOneS3Call,
+  type OutageRecord,
+  pickHangTarget,
+  runOutage,
+} from './incidents.ts';
 import {
   BASE_FOLDER,
   buildPopulation,
@@ -73,6 +83,35 @@ const DROPBOX_FAULTS: FaultOptions = {
   retryAfterSeconds: 1,
 };
 
+/**
+ * The outage in the middle of the run: Dropbox full for 3 minutes by default. Longer than five receive cycles: a
+ * record failing on every receive reaches the DLQ after five receives, with the queue's transient backoff between
+ * them (10 s doubling, jitter), within 10 + 20 + 40 + 80 s = 2m30s at most; and longer than five of the account-wide
+ * requeue delays below. No record may reach the DLQ because of it.
+ */
+const DEFAULT_OUTAGE_SECONDS = 180;
+/** The longest span of five receives of a record failing every time: the four transient backoffs between them. */
+const FIVE_RECEIVES_MS = [0, 1, 2, 3].reduce(
+  (sum, attempt) => sum + Math.min(TRANSIENT_BACKOFF.capMs, TRANSIENT_BACKOFF.baseMs * 2 ** attempt),
+  0,
+);
+
+/** The outage's length in receive cycles, for the report. */
+function describeCycles(outageSeconds: number): string {
+  const times = (outageSeconds * 1000) / FIVE_RECEIVES_MS;
+  const span = formatDuration(FIVE_RECEIVES_MS);
+  return times > 1
+    ? `${times.toFixed(1)} times the longest five receive cycles: five receives with the transient backoff between them take at most ${span}`
+    : `NOT longer than five receive cycles (at most ${span}): choose --outage-seconds above ${FIVE_RECEIVES_MS / 1000}`;
+}
+/**
+ * The breaker's probe runs every 15 s (every 5 minutes as deployed) and a record that failed account-wide is requeued
+ * with a 10 s delay (minutes as deployed), through the local stack's `breakerProbeSeconds` and the function's own
+ * `ACCOUNT_RETRY_DELAY_SECONDS`: the soak's 14 minutes could not hold the deployed ones.
+ */
+const PROBE_SECONDS = 15;
+const ACCOUNT_RETRY_DELAY_SECONDS = '10';
+
 /** Bodies that are not S3 notifications: skipped with a reason, never poison. */
 const MALFORMED_BODIES = [
   'not json at all',
@@ -89,6 +128,8 @@ interface Options {
   /** No 100–300 MiB objects and fewer medium ones (a quicker run while developing; implies --skip-5gib). */
   readonly skipLarge: boolean;
   readonly keep: boolean;
+  /** How long Dropbox is full in the middle of the run (0: no outage). */
+  readonly outageSeconds: number;
 }
 
 function readOptions(): Options {
@@ -101,6 +142,7 @@ function readOptions(): Options {
       'skip-5gib': { type: 'boolean', default: false },
       'skip-large': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
+      'outage-seconds': { type: 'string', default: String(DEFAULT_OUTAGE_SECONDS) },
     },
     strict: true,
   });
@@ -119,6 +161,7 @@ function readOptions(): Options {
     skip5Gib: values['skip-5gib'] || values['skip-large'],
     skipLarge: values['skip-large'],
     keep: values.keep,
+    outageSeconds: integer('outage-seconds', values['outage-seconds'], 0, 600),
   };
 }
 
@@ -194,9 +237,11 @@ async function main(): Promise<number> {
     throw error;
   });
   await dropbox.setFaults(DROPBOX_FAULTS);
+  process.env.ACCOUNT_RETRY_DELAY_SECONDS ??= ACCOUNT_RETRY_DELAY_SECONDS;
   const stack = await startLocalStack({
     dir,
     pollers: options.pollers,
+    breakerProbeSeconds: PROBE_SECONDS,
     dropboxEndpointUrl: dropbox.url,
     sqsFaults: { redeliverRate: 0.05, reorder: true, seed: options.seed },
     initialSettings: SOAK_SETTINGS,
@@ -234,6 +279,8 @@ async function main(): Promise<number> {
   let fiveGib: string | undefined;
   let hung: HungCall | undefined;
   let hungCall = 'none';
+  let outage: Promise<OutageRecord> | undefined;
+  let outageLine = 'none (--outage-seconds 0)';
   try {
     process.stdout.write(
       `soak: ${objects.length} objects (${formatBytes(populationBytes)}), seed ${options.seed}, data in ${dir}\n`,
@@ -270,7 +317,8 @@ async function main(): Promise<number> {
     /** What happens to an object after its upload, during the run. */
     /** Waits (bounded) until every one of `keys` has an export outcome; false when the wait ran out. */
     const awaitExports = async (keys: readonly string[]): Promise<boolean> => {
-      const until = Math.min(deadline - 4 * 60_000, Date.now() + 180_000);
+      // Exports stall while the outage lasts: the wait allows for it.
+      const until = Math.min(deadline - 4 * 60_000, Date.now() + 180_000 + options.outageSeconds * 1000);
       const done = (): boolean => keys.every((key) => exportedKeys.has(key));
       while (!done() && Date.now() < until) await sleep(250);
       return done();
@@ -333,7 +381,30 @@ async function main(): Promise<number> {
     // Poison first: their five receives, with the queue's backoff between them, take the longest.
     order.sort((a, b) => Number(b.kind === 'poison') - Number(a.kind === 'poison'));
     const mutations: Promise<void>[] = [];
-    await forEachLimited(uploadUnits(order), PUT_CONCURRENCY, async (unit) => {
+    const units = uploadUnits(order);
+    let unitsDone = 0;
+    const startOutage = (): Promise<OutageRecord> =>
+      runOutage({
+        setInsufficientSpace: (on) => dropbox.setInsufficientSpace(on),
+        pauseFile: stack.outputs.PauseFile,
+        durationMs: options.outageSeconds * 1000,
+        readControl: async () =>
+          (
+            await ledgerClient.send(
+              new GetCommand({
+                TableName: stack.outputs.LedgerTableName,
+                Key: { id: FLOW_CONTROL_ID },
+                ConsistentRead: true,
+              }),
+            )
+          ).Item,
+      });
+    await forEachLimited(units, PUT_CONCURRENCY, async (unit) => {
+      // The outage begins in the middle of the uploads, which go on meanwhile.
+      unitsDone += 1;
+      if (outage === undefined && options.outageSeconds > 0 && unitsDone >= units.length / 2) {
+        outage = startOutage();
+      }
       // A unit of one name group: same size in the same second (all at once), or identical bytes (in turn).
       if (unit[0]?.nameGroup?.style === 'identical-bytes') for (const object of unit) await put(object);
       else await Promise.all(unit.map((object) => put(object)));
@@ -360,9 +431,13 @@ async function main(): Promise<number> {
     const depth = async (url: string): Promise<number> => countQueued(await readQueueDepth(sqs, url));
     const drainUntil = deadline - 60_000;
     let lastReport = Date.now();
+    let outageOver = outage === undefined;
+    void outage?.finally(() => {
+      outageOver = true;
+    });
     for (;;) {
       const left = await depth(stack.outputs.QueueUrl);
-      if (left === 0) break;
+      if (left === 0 && outageOver) break;
       if (Date.now() > drainUntil) {
         process.stdout.write(`soak: deadline reached with ${left} messages still in the queue\n`);
         break;
@@ -375,6 +450,10 @@ async function main(): Promise<number> {
       await sleep(1000);
     }
     const drainedAt = Date.now();
+    const outageRecord = await outage;
+    if (options.outageSeconds > 0) {
+      outageLine = describeOutage(outageRecord, started, failures, describeCycles(options.outageSeconds));
+    }
 
     // Verify with faults off: the verifier's own listing is not under test.
     await dropbox.setFaults({});
@@ -417,6 +496,7 @@ async function main(): Promise<number> {
       },
       fiveGib,
       hungCall,
+      outage: outageLine,
       peakRss,
     });
   } finally {
@@ -434,7 +514,8 @@ async function main(): Promise<number> {
     verdict.unexpected > 0 ||
     verdict.problems.length > 0 ||
     fiveGib?.startsWith('FAILED') === true ||
-    hungCall.startsWith('FAILED');
+    hungCall.startsWith('FAILED') ||
+    outageLine.startsWith('FAILED');
   return failed ? 1 : 0;
 }
 
@@ -568,6 +649,7 @@ function printReport(report: {
   readonly durations: { readonly uploads: number; readonly drain: number; readonly total: number };
   readonly fiveGib: string;
   readonly hungCall: string;
+  readonly outage: string;
   readonly peakRss: number;
 }): void {
   const { verdict, objects } = report;
@@ -614,6 +696,7 @@ function printReport(report: {
     `time: uploads ${formatDuration(report.durations.uploads)}, drain ${formatDuration(report.durations.drain)}, total ${formatDuration(report.durations.total)}; peak RSS of the soak process ${formatBytes(report.peakRss)}`,
     `5 GiB object (S3 -> SQS -> function -> Dropbox): ${report.fiveGib}`,
     `hung S3 call: ${report.hungCall}`,
+    `outage: ${report.outage}`,
     `lost: ${verdict.lost}`,
     `duplicates: ${verdict.duplicates}`,
     `files at a path whose ledger item names another object: ${verdict.ownedByAnother}`,
