@@ -9,7 +9,7 @@
  * another object, or any other check fails. Bounded: a fixed population, at most 3 GiB (plus the 5 GiB object), and a
  * deadline after which it verifies whatever state it reached.
  *
- *   npm run soak -- [--objects 500] [--seed 20261127] [--pollers 2] [--minutes 14] [--outage-seconds 180]
+ *   npm run soak -- [--objects 500] [--seed 20261127] [--pollers 2] [--minutes 20] [--outage-seconds 180]
  *                   [--skip-5gib] [--skip-large] [--keep] [--help]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -107,7 +107,7 @@ function describeCycles(outageSeconds: number): string {
 /**
  * The breaker's probe runs every 15 s (every 5 minutes as deployed) and a record that failed account-wide is requeued
  * with a 10 s delay (minutes as deployed), through the local stack's `breakerProbeSeconds` and the function's own
- * `ACCOUNT_RETRY_DELAY_SECONDS`: the soak's 14 minutes could not hold the deployed ones.
+ * `ACCOUNT_RETRY_DELAY_SECONDS`: the soak's minutes could not hold the deployed ones.
  */
 const PROBE_SECONDS = 15;
 const ACCOUNT_RETRY_DELAY_SECONDS = '10';
@@ -138,7 +138,7 @@ function readOptions(): Options | 'help' {
       objects: { type: 'string', default: '500' },
       seed: { type: 'string', default: '20261127' },
       pollers: { type: 'string', default: '2' },
-      minutes: { type: 'string', default: '14' },
+      minutes: { type: 'string', default: '20' },
       'skip-5gib': { type: 'boolean', default: false },
       'skip-large': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
@@ -159,7 +159,7 @@ function readOptions(): Options | 'help' {
     objects: integer('objects', values.objects, 10, 2000),
     seed: integer('seed', values.seed, 0, 2 ** 31),
     pollers: integer('pollers', values.pollers, 1, 16),
-    minutes: integer('minutes', values.minutes, 1, 14),
+    minutes: integer('minutes', values.minutes, 1, 30),
     skip5Gib: values['skip-5gib'] || values['skip-large'],
     skipLarge: values['skip-large'],
     keep: values.keep,
@@ -195,13 +195,13 @@ const USAGE = `Usage: npm run soak -- [options]
 Uploads a seeded population of ticket files to the local stack while the Dropbox emulator injects faults and the
 queue redelivers and reorders; puts in a Dropbox outage, one hung S3 call and a path clash; then verifies S3, Dropbox,
 the export ledger and the DLQ (docs/reliability.md). Exits 1 when anything is lost, duplicated or owned by another
-object, or any other check fails. About 14 minutes with the defaults on 2 cores.
+object, or any other check fails. About 15 minutes with the defaults on 2 cores.
 
 Options:
   --objects N          objects in the population, 10 to 2000 (default 500)
   --seed N             the population's and the faults' seed (default 20261127)
   --pollers N          background pollers running the function, 1 to 16 (default 2)
-  --minutes N          deadline of the run, after which it verifies what it reached, 1 to 14 (default 14)
+  --minutes N          deadline of the run, after which it verifies what it reached, 1 to 30 (default 20)
   --outage-seconds N   how long Dropbox is full in the middle of the run, 0 to 600, 0 for none (default ${DEFAULT_OUTAGE_SECONDS})
   --skip-5gib          leave out the 5 GiB object
   --skip-large         leave out the 100-300 MiB objects, fewer 2-40 MiB ones (implies --skip-5gib)
@@ -311,7 +311,9 @@ async function main(): Promise<number> {
   let fiveGib: string | undefined;
   let hung: HungCall | undefined;
   let hungCall = 'none';
-  let outage: Promise<OutageRecord> | undefined;
+  let outage: Promise<OutageRecord | undefined> | undefined;
+  /** Set once the run is over (or failed): an outage not started by then never starts. */
+  let ended = false;
   let outageLine = 'none (--outage-seconds 0)';
   try {
     process.stdout.write(
@@ -414,7 +416,6 @@ async function main(): Promise<number> {
     order.sort((a, b) => Number(b.kind === 'poison') - Number(a.kind === 'poison'));
     const mutations: Promise<void>[] = [];
     const units = uploadUnits(order);
-    let unitsDone = 0;
     const startOutage = (): Promise<OutageRecord> =>
       runOutage({
         setInsufficientSpace: (on) => dropbox.setInsufficientSpace(on),
@@ -431,12 +432,21 @@ async function main(): Promise<number> {
             )
           ).Item,
       });
+    // The outage begins in the middle of the run: once half the objects that qualify at upload are exported (the flow
+    // seen running first), or once the uploads and changes are done if that comes first; the rest goes on meanwhile.
+    const halfExported = objects.filter((object) => expectationOf(object).export).length / 2;
+    let changesDone = false;
+    if (options.outageSeconds > 0) {
+      outage = (async () => {
+        while (exportedKeys.size < halfExported && !changesDone && !ended) await sleep(250);
+        if (ended) return undefined;
+        process.stdout.write(
+          `soak: ${exportedKeys.size} objects exported; Dropbox full for ${formatDuration(options.outageSeconds * 1000)} (the outage)\n`,
+        );
+        return startOutage();
+      })();
+    }
     await forEachLimited(units, PUT_CONCURRENCY, async (unit) => {
-      // The outage begins in the middle of the uploads, which go on meanwhile.
-      unitsDone += 1;
-      if (outage === undefined && options.outageSeconds > 0 && unitsDone >= units.length / 2) {
-        outage = startOutage();
-      }
       // A unit of one name group: same size in the same second (all at once), or identical bytes (in turn).
       if (unit[0]?.nameGroup?.style === 'identical-bytes') for (const object of unit) await put(object);
       else await Promise.all(unit.map((object) => put(object)));
@@ -454,6 +464,7 @@ async function main(): Promise<number> {
     }
     await Promise.all(mutations);
     await bigRun;
+    changesDone = true;
     const uploadedAt = Date.now();
     process.stdout.write(
       `soak: uploads and changes done in ${formatDuration(uploadedAt - started)}; draining\n`,
@@ -532,6 +543,7 @@ async function main(): Promise<number> {
       peakRss,
     });
   } finally {
+    ended = true;
     clearInterval(sampler);
     hung?.stop();
     await stack.close();
