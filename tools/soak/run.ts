@@ -21,7 +21,12 @@ import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand } from '
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { forEachLimited } from '../../cli/for-each-limited.ts';
-import { createDynamoDbClient, createS3Client, createSqsClient } from '../../lib/aws/clients.ts';
+import {
+  createDynamoDbClient,
+  createS3Client,
+  createSqsClient,
+  uploadSendOptions,
+} from '../../lib/aws/clients.ts';
 import { FLOW_CONTROL_ID } from '../../lib/aws/dynamodb-flow-control.ts';
 import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
@@ -335,6 +340,8 @@ async function main(): Promise<number> {
           Metadata: encodeMetadata(object.metadata),
           Tagging: tagging(object.tags),
         }),
+        // The request timeout runs until S3's answer: the body's time is added (a 300 MiB or 5 GiB PUT).
+        uploadSendOptions(version.size, stack.env),
       );
     };
     const putTags = async (object: SoakObject, tags: Record<string, string>): Promise<void> => {
@@ -405,6 +412,8 @@ async function main(): Promise<number> {
     const bigObject = options.skip5Gib ? undefined : fiveGibObject(options.seed);
     const knownHashes = new Map<string, string>();
     const bigRun = bigObject === undefined ? Promise.resolve() : putBig(bigObject, put, knownHashes);
+    // Awaited after the population's uploads; a failure meanwhile must not end the process unhandled.
+    bigRun.catch(() => undefined);
 
     // Upload everything (in a seeded order), each object's mutation starting after its own upload.
     const order = [...objects];
