@@ -11,6 +11,8 @@ import { createRequire } from 'node:module';
 interface S3rverInstance {
   run(): Promise<{ port: number }>;
   close(): Promise<void>;
+  /** The server `run()` listens on. */
+  readonly httpServer?: import('node:http').Server;
 }
 type S3rverConstructor = new (options: {
   address: string;
@@ -37,6 +39,9 @@ const server = new S3rver({
   configureBuckets: buckets.map((name) => ({ name, configs: [] })),
 });
 const { port } = await server.run();
+// Node ends a request still arriving after 300 s (its default `requestTimeout`); S3 never cuts a PUT in progress, and
+// a 5 GiB PUT takes longer than that on a busy machine (ECONNRESET in the middle of the body).
+if (server.httpServer !== undefined) server.httpServer.requestTimeout = 0;
 process.stdout.write(`${JSON.stringify({ port })}\n`);
 // Ctrl-C in a terminal signals the whole process group: the parent stops the stack in its own order and closes our
 // stdin, so this process must not die first under requests still in flight (ECONNRESET in the parent).

@@ -654,6 +654,9 @@ export async function startLocalS3(options: LocalS3Options): Promise<LocalS3> {
   const server = createServer((request, response) => {
     void handle(request, response);
   });
+  // No limit on a request's whole time (Node's default ends one after 300 s): S3 never cuts a PUT in progress, and a
+  // 5 GiB PUT takes longer than that on a busy machine.
+  server.requestTimeout = 0;
   let url: string;
   try {
     url = await listen(server, options.port);
