@@ -129,8 +129,8 @@ const EMPTY_HASH = computeContentHash(EMPTY);
 
 /**
  * Defaults (measured with `npm run bench`, see BENCHMARKS.md): pieces of 140 MiB, the largest whole number of 4 MiB
- * blocks under Dropbox's 150 MB limit, so a 1 GiB file costs 10 upload calls; 4 calls in flight fill a link that caps
- * each connection; pieces spooled to disk, which cost far less CPU than reading each range from S3 twice. Anything
+ * blocks under Dropbox's 150 MB limit, so a 1 GiB file costs 10 upload calls; 4 calls in flight use a link that caps
+ * each connection; pieces spooled to disk, which cost less CPU than reading each range from S3 twice. Anything
  * up to 16 MiB goes in one call from memory.
  */
 export const DEFAULT_UPLOAD_TUNING: UploadTuning = {
