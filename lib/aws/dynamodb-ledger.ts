@@ -253,6 +253,7 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       const names = {
         '#owner': 'owner',
         '#at': 'at',
+        '#ownerRev': 'ownerRev',
         '#replacing': 'replacing',
         '#rev': 'rev',
         '#until': 'until',
@@ -269,13 +270,21 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       const owned = await updateIf(
         {
           Key: { id },
-          UpdateExpression: 'SET #owner = :me, #at = :at',
-          // Whoever wrote the file owns it; one that found it in place owns it only if no object does.
+          UpdateExpression: 'SET #owner = :me, #at = :at, #ownerRev = :rev',
+          // Whoever wrote a revision owns the file, unless another object registered that same revision first: two
+          // objects that upload identical bytes at once both see their upload succeed, but Dropbox wrote only one
+          // (identical content at the path is a no-op), so the first to register the revision owns it and the
+          // other shares it. While the owner replaces the file (`ownerRev` removed by takeFile), a writer shares.
+          // One that found the file in place owns it only if no object does.
           ConditionExpression: wrote
-            ? undefined
+            ? 'attribute_not_exists(#owner) OR #owner = :me OR (attribute_exists(#ownerRev) AND #ownerRev <> :rev)'
             : `(attribute_not_exists(#owner) OR #owner = :me) AND ${notBeingReplaced}`,
-          ExpressionAttributeNames: wrote ? { '#owner': 'owner', '#at': 'at' } : names,
-          ExpressionAttributeValues: wrote ? { ':me': objectId, ':at': values[':at'] } : values,
+          ExpressionAttributeNames: wrote
+            ? { '#owner': 'owner', '#at': 'at', '#ownerRev': 'ownerRev' }
+            : names,
+          ExpressionAttributeValues: wrote
+            ? { ':me': objectId, ':at': values[':at'], ':rev': file.rev }
+            : values,
         },
         'file owner',
         signal,
@@ -321,7 +330,10 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       const taken = await updateIf(
         {
           Key: { id },
-          UpdateExpression: 'SET #owner = :me, #at = :at, #replacing = :replacing DELETE #sharedBy :meSet',
+          // The revision it will write is not known yet: without `ownerRev`, an object that writes identical bytes
+          // meanwhile shares the file rather than taking it.
+          UpdateExpression:
+            'SET #owner = :me, #at = :at, #replacing = :replacing REMOVE #ownerRev DELETE #sharedBy :meSet',
           // lib/ledger.ts mayReplaceFile: no other owner, and no sharer but this object.
           ConditionExpression:
             '(attribute_not_exists(#owner) OR #owner = :me) AND ' +
@@ -330,6 +342,7 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
             '#owner': 'owner',
             '#at': 'at',
             '#replacing': 'replacing',
+            '#ownerRev': 'ownerRev',
             '#sharedBy': 'sharedBy',
           },
           ExpressionAttributeValues: {

@@ -188,6 +188,38 @@ describe('the DynamoDB export ledger', () => {
     expect((await ledger.fileOwnership('id:file-1'))?.owner).toBe('s3://b/third');
   });
 
+  it('gives a file two objects wrote at once (identical bytes, which Dropbox stores once) to the first to register its revision; the other shares it', async () => {
+    // Act: both uploads succeeded with the same file and revision, so each thinks it wrote the file
+    const first = await ledger.ownFile({ id: 'id:file-7', rev: 'r1' }, 's3://b/first', true);
+    const second = await ledger.ownFile({ id: 'id:file-7', rev: 'r1' }, 's3://b/second', true);
+    const ownerTakes = await ledger.takeFile('id:file-7', 's3://b/first', 'r1', Date.now() + 60_000);
+    const secondTakes = await ledger.takeFile('id:file-7', 's3://b/second', 'r1', Date.now() + 60_000);
+
+    // Assess: neither object's new version may replace the file the other's ledger item names
+    expect([first, second]).toEqual(['s3://b/first', 's3://b/first']);
+    expect(await ledger.fileOwnership('id:file-7')).toEqual({
+      owner: 's3://b/first',
+      sharedBy: ['s3://b/second'],
+    });
+    expect([ownerTakes, secondTakes]).toEqual([false, false]);
+  });
+
+  it('lets a writer of identical bytes share, not take, a file its owner is replacing', async () => {
+    // Prepare
+    await ledger.ownFile({ id: 'id:file-8', rev: 'r1' }, 's3://b/first', true);
+    await ledger.takeFile('id:file-8', 's3://b/first', 'r1', Date.now() + 60_000);
+
+    // Act: the owner's new revision r2 is written; another object's upload of the same bytes met it
+    const other = await ledger.ownFile({ id: 'id:file-8', rev: 'r2' }, 's3://b/second', true);
+
+    // Assess
+    expect(other).toBe('s3://b/first');
+    expect(await ledger.fileOwnership('id:file-8')).toEqual({
+      owner: 's3://b/first',
+      sharedBy: ['s3://b/second'],
+    });
+  });
+
   it('lets a new version take a file only when no other object owns or shares it', async () => {
     // Prepare: file-2 owned by first and shared by second; file-3 owned by first alone
     const until = Date.now() + 60_000;
