@@ -11,6 +11,7 @@ describe('redactSecrets', () => {
       '"Authorization": "[redacted]"',
     ],
     ['Authorization: Bearer sl.abc', 'Authorization: Bearer [redacted]'],
+    ['authorization: bearer sl.u.AbCdEfGh123456', 'authorization: bearer [redacted]'],
     [
       'grant_type=refresh_token&refresh_token=emulator-refresh-token&client_id=key',
       'refresh_token=[redacted]&',
@@ -32,6 +33,9 @@ describe('redactSecrets', () => {
     "path: '/Ticket Files/print/Daily Planet/2024-05-01/Full page ad – final.pdf' did not match pattern",
     'S3 GetObject on s3://bucket/tickets/1002/Proof.pdf failed (503 ServiceUnavailable)',
     'the emulator-refresh-token-of-a-test and 0123456789abcdef0123456789abcdef',
+    'S3 HeadObject on s3://bucket/tickets/T-1/Invoice_2024_November_ACME-Corp_Final.pdf timed out',
+    '/Ticket Files/Proof_for_Client_Review_Version2_FINAL.pdf is a file',
+    'a basic check failed',
   ])('keeps %s as it is', (text) => {
     // Act
     const redacted = redactSecrets(text);
