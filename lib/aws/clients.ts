@@ -63,8 +63,11 @@ export function resolveAwsTimeouts(env: NodeJS.ProcessEnv = process.env): AwsTim
   };
 }
 
-/** The slowest upload a body-carrying call's request timeout allows for (1 MiB/s), on top of the usual timeout. */
-export const MIN_UPLOAD_BYTES_PER_SECOND = 1024 * 1024;
+/**
+ * The slowest upload a body-carrying call's request timeout allows for (64 KiB/s, half a megabit: a poor uplink), on
+ * top of the usual timeout. A stalled upload ends sooner, at the socket's idle timeout.
+ */
+export const MIN_UPLOAD_BYTES_PER_SECOND = 64 * 1024;
 
 /**
  * The options to send a call that carries a body of `bytes` with (a PutObject of the CLI's `upload`, the demo, the
