@@ -328,6 +328,16 @@ async function processMessage(
         continue;
       }
       if (kind === 'account' && (await requeueAccountWide(record, failure, deps, deadlines))) return outcomes;
+      if (
+        receiveCount >= MAX_RECEIVES &&
+        isSyncError(error) &&
+        error.retryByMs !== undefined &&
+        (await requeueCopy(record, failure, deps, deadlines, delayOfCopy(error, receiveCount, deps)))
+      ) {
+        // A failure that clears by itself (another instance's claim) never reaches the DLQ: on the last receive a
+        // fresh copy waits out the claim instead, as an account-wide failure's copy waits out the breaker.
+        return outcomes;
+      }
       await failWithRetry(record, failure, receiveCount, deps, deadlines);
     }
   }
@@ -490,7 +500,25 @@ async function requeueAccountWide(
       error: errorMessage(tripError),
     });
   }
-  const delaySeconds = accountDelaySeconds(record, deps);
+  return requeueCopy(record, failure, deps, deadlines, accountDelaySeconds(record, deps));
+}
+
+/** The delay of the fresh copy of a record whose failure clears by itself: its retry delay, within `DelaySeconds`. */
+function delayOfCopy(error: unknown, receiveCount: number, deps: Pick<RecordDeps, 'random'>): number {
+  return Math.min(MAX_DELAY_SECONDS, retryDelaySeconds(error, receiveCount, deps.random));
+}
+
+/**
+ * Sends a fresh copy of the message to the queue, `delaySeconds` later, and reports the record done: its receive
+ * count starts again. Returns false when the copy could not be sent (the record then fails as usual).
+ */
+async function requeueCopy(
+  record: QueueRecord,
+  failure: EventFailure,
+  deps: RecordDeps,
+  deadlines: InvocationDeadlines | undefined,
+  delaySeconds: number,
+): Promise<boolean> {
   try {
     await deps.retries.requeue(record, delaySeconds, deadlines?.final);
   } catch (sendError) {

@@ -676,8 +676,8 @@ describe('two instances of the function on one object', () => {
     expect(outcomes.map((outcome) => outcome.decision).sort()).toEqual(['exported', 'skipped']);
   });
 
-  it('give a record that meets the other’s claim back to the queue for seconds, growing, not for the claim’s whole length', async () => {
-    // Prepare: another instance holds the object's claim for a whole 15-minute invocation
+  /** `tickets/9001/Proof.pdf` claimed by another instance for a whole 15-minute invocation. */
+  async function claimedElsewhere(): Promise<{ key: string; id: string }> {
     const key = 'tickets/9001/Proof.pdf';
     const bucket = harness.stack.outputs.BucketName;
     const id = ledgerId(bucket, key);
@@ -690,6 +690,12 @@ describe('two instances of the function on one object', () => {
       expiresAt: now + 900_000,
       now,
     });
+    return { key, id };
+  }
+
+  it('give a record that meets the other’s claim back to the queue for seconds, growing, not for the claim’s whole length', async () => {
+    // Prepare: another instance holds the object's claim for a whole 15-minute invocation
+    const { key, id } = await claimedElsewhere();
     const waiting = harness.instance({
       override: (deps) => ({ ...deps, claimWaitMs: 0, random: () => 0.999 }),
     });
@@ -713,6 +719,28 @@ describe('two instances of the function on one object', () => {
     expect(failedAtLast).toEqual([]);
     expect(await tree()).toEqual({ [PROOF]: 31 });
     expect(await harness.depth()).toEqual({ queue: 0, dlq: 0 });
+  });
+
+  it('send a record that still meets the other’s claim on its last receive back as a fresh copy, never to the DLQ', async () => {
+    // Prepare: the other instance's claim outlasts all five receives (a new claim of a later event, a long upload)
+    const { key } = await claimedElsewhere();
+    const waiting = harness.instance({ override: (deps) => ({ ...deps, claimWaitMs: 0 }) });
+    await harness.put(key, 'exported once the claim is gone', PRINT);
+
+    // Act: five receives meet the claim
+    for (let receive = 1; receive <= 5; receive += 1) {
+      const failed = await harness.invoke(await harness.receive(), { handler: waiting });
+      await harness.redeliver(failed);
+    }
+
+    // Assess: four retries, then a copy that waits out the claim (at most SQS's 900 s delay); nothing in the DLQ
+    expect(harness.failures.map((failure) => [failure.code, failure.route])).toEqual([
+      ...Array(4).fill(['export-in-progress', 'retry']),
+      ['export-in-progress', 'requeue'],
+    ]);
+    expect(harness.failures.at(-1)?.retryInSeconds).toBeGreaterThan(850);
+    expect(harness.failures.at(-1)?.retryInSeconds).toBeLessThanOrEqual(900);
+    expect(await harness.depth()).toMatchObject({ dlq: 0 });
   });
 
   it('end with the newest of two versions in Dropbox and in the ledger, and no copy of the older one', async () => {
