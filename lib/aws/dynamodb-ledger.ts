@@ -89,29 +89,39 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
       ? AbortSignal.timeout(timeoutMs)
       : AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
 
-  const read = async (id: string, signal?: AbortSignal): Promise<LedgerRecord | null> => {
-    requireTable();
+  /** One consistent `GetItem`; `what` names the read in a failure. */
+  const readItem = async (
+    id: string,
+    what: string,
+    signal: AbortSignal | undefined,
+  ): Promise<Record<string, unknown> | undefined> => {
     try {
       const result = await client.send(
         new GetCommand({ TableName: tableName, Key: { id }, ConsistentRead: true }),
         { abortSignal: bounded(signal) },
       );
-      return result.Item === undefined ? null : fromLedgerItem(result.Item);
+      return result.Item;
     } catch (error) {
-      throw translate(error, 'GetItem', id);
+      throw translate(error, what, id);
     }
   };
 
+  const read = async (id: string, signal?: AbortSignal): Promise<LedgerRecord | null> => {
+    requireTable();
+    const item = await readItem(id, 'GetItem', signal);
+    return item === undefined ? null : fromLedgerItem(item);
+  };
+
   const readOwnership = async (id: string, signal?: AbortSignal): Promise<FileOwnership | null> => {
-    try {
-      const result = await client.send(
-        new GetCommand({ TableName: tableName, Key: { id }, ConsistentRead: true }),
-        { abortSignal: bounded(signal) },
-      );
-      return result.Item === undefined ? null : toOwnership(result.Item);
-    } catch (error) {
-      throw translate(error, 'GetItem (file owner)', id);
-    }
+    const item = await readItem(id, 'GetItem (file owner)', signal);
+    return item === undefined ? null : toOwnership(item);
+  };
+
+  /** When the mark of a file its owner is replacing ends (epoch milliseconds), if it has one. */
+  const replacingUntil = async (id: string, signal?: AbortSignal): Promise<number | undefined> => {
+    const item = await readItem(id, 'GetItem (file being replaced)', signal);
+    const until = (item?.replacing as { until?: unknown } | undefined)?.until;
+    return typeof until === 'number' ? until : undefined;
   };
 
   /**
@@ -313,9 +323,16 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
         signal,
       );
       if (shared !== undefined) return typeof shared.owner === 'string' ? shared.owner : null;
+      // The mark lasts until the owner's invocation ends: the retry waits for it as for another instance's claim
+      // (lib/sqs-record.ts: never to the DLQ behind it).
+      const until = await replacingUntil(id, signal);
       throw new SyncError(
         `the Dropbox file ${file.id} that ${objectId} found at its path is being replaced by its owner's new version; tried again`,
-        { kind: 'transient', code: 'file-being-replaced' },
+        {
+          kind: 'transient',
+          code: 'file-being-replaced',
+          retryByMs: until === undefined ? undefined : Math.max(1_000, until - Date.now() + 1_000),
+        },
       );
     },
 

@@ -6,6 +6,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoDbClient } from '../../lib/aws/clients.ts';
 import { createDynamoDbLedger } from '../../lib/aws/dynamodb-ledger.ts';
+import type { SyncError } from '../../lib/errors.ts';
 import { type LedgerRecord, normalizeSequencer } from '../../lib/ledger.ts';
 import type { ExportLedger } from '../../lib/ports.ts';
 import { type LocalLedger, startLocalLedger } from '../../tools/local/ledger.ts';
@@ -260,6 +261,9 @@ describe('the DynamoDB export ledger', () => {
 
     // Assess
     expect(refused).toMatchObject({ kind: 'transient', code: 'file-being-replaced' });
+    // Its retry waits for the mark's end (the owner's invocation), as for another instance's claim.
+    expect((refused as SyncError).retryByMs).toBeGreaterThan(55_000);
+    expect((refused as SyncError).retryByMs).toBeLessThanOrEqual(61_000);
     expect([newRevision, expired]).toEqual(['s3://b/first', 's3://b/first']);
     expect((await ledger.fileOwnership('id:file-5'))?.sharedBy).toEqual(['s3://b/second']);
   });
