@@ -108,8 +108,11 @@ function lookingOnly(client: Pick<DropboxTarget, 'getFileMetadata'>): DropboxTar
   };
 }
 
-/** The sync's plan in words. */
-function describePlan(plan: WritePlan, onConflict: OnConflict): { action: NextAction; message: string } {
+/** The sync's plan in words (exported for its test). */
+export function describePlan(
+  plan: WritePlan,
+  onConflict: OnConflict,
+): { action: NextAction; message: string } {
   switch (plan.kind) {
     case 'in-place':
       return plan.unchanged
@@ -136,6 +139,12 @@ function describePlan(plan: WritePlan, onConflict: OnConflict): { action: NextAc
       }
       if (plan.existing === null) {
         return { action: 'write', message: `nothing at ${plan.path}: an event writes the file there` };
+      }
+      if (plan.leaves !== undefined && onConflict === 'overwrite') {
+        return {
+          action: 'overwrite',
+          message: `a version newer than the ledger's export, which another object shares (its identical bytes): an event replaces the file at ${plan.path} (on-conflict overwrite)`,
+        };
       }
       if (plan.leaves !== undefined) {
         return {
