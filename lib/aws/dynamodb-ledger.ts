@@ -379,27 +379,26 @@ export function createDynamoDbLedger(options: DynamoDbLedgerOptions): ExportLedg
     async leaveFile(fileId, objectId, owned, signal): Promise<void> {
       requireTable();
       const id = fileOwnershipId(fileId);
-      // Another object holds the file now, or this one never did: nothing to leave.
-      await updateIf(
-        {
-          Key: { id },
-          ...(owned
-            ? {
-                UpdateExpression: 'REMOVE #owner',
-                ConditionExpression: '#owner = :me',
-                ExpressionAttributeNames: { '#owner': 'owner' },
-                ExpressionAttributeValues: { ':me': objectId },
-              }
-            : {
-                UpdateExpression: 'DELETE #sharedBy :meSet',
-                ConditionExpression: 'contains(#sharedBy, :me)',
-                ExpressionAttributeNames: { '#sharedBy': 'sharedBy' },
-                ExpressionAttributeValues: { ':me': objectId, ':meSet': new Set([objectId]) },
-              }),
-        },
-        'leave file',
-        signal,
-      );
+      const asOwner = {
+        Key: { id },
+        UpdateExpression: 'REMOVE #owner',
+        ConditionExpression: '#owner = :me',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':me': objectId },
+      };
+      const asSharer = {
+        Key: { id },
+        UpdateExpression: 'DELETE #sharedBy :meSet',
+        ConditionExpression: 'contains(#sharedBy, :me)',
+        ExpressionAttributeNames: { '#sharedBy': 'sharedBy' },
+        ExpressionAttributeValues: { ':me': objectId, ':meSet': new Set([objectId]) },
+      };
+      // `owned` is what the object's record says; the file's item may say otherwise (a sharer that took the file
+      // for a version it then did not write), so the other way is tried when the first finds nothing to leave. When
+      // neither does, another object holds the file now, or this one never did: nothing to leave.
+      for (const leave of owned ? [asOwner, asSharer] : [asSharer, asOwner]) {
+        if ((await updateIf(leave, 'leave file', signal)) !== undefined) return;
+      }
     },
   };
 }

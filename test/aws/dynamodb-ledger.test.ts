@@ -247,6 +247,20 @@ describe('the DynamoDB export ledger', () => {
     expect(await ledger.fileOwnership('id:file-2')).toEqual({ owner: 's3://b/second', sharedBy: [] });
   });
 
+  it('leaves a file by whichever role the object holds, even when its record says the other', async () => {
+    // Prepare: second shared file-9, then took it (its version was then not written there)
+    await ledger.ownFile({ id: 'id:file-9', rev: 'r1' }, 's3://b/first', true);
+    await ledger.ownFile({ id: 'id:file-9', rev: 'r1' }, 's3://b/second', false);
+    await ledger.leaveFile('id:file-9', 's3://b/first', true);
+    await ledger.takeFile('id:file-9', 's3://b/second', 'r1', Date.now() + 60_000);
+
+    // Act: second's record still says it shares the file
+    await ledger.leaveFile('id:file-9', 's3://b/second', false);
+
+    // Assess
+    expect(await ledger.fileOwnership('id:file-9')).toEqual({ owner: undefined, sharedBy: [] });
+  });
+
   it('refuses a sharer the revision its owner is replacing, and takes it once replaced or expired', async () => {
     // Prepare
     await ledger.ownFile({ id: 'id:file-5', rev: 'r1' }, 's3://b/first', true);
