@@ -204,6 +204,8 @@ async function storeDropboxCredentials(
     if (!DROPBOX_APP_KEY || !DROPBOX_REFRESH_TOKEN) {
       throw new Error('The real Dropbox needs DROPBOX_APP_KEY and DROPBOX_REFRESH_TOKEN in the environment');
     }
+    // The app key first: once it is not the emulator's, the next default start replaces all three, so a switch cut
+    // short never leaves a real token beside the emulator's key.
     await replaceParameter(ssm, names.appKey, DROPBOX_APP_KEY, false);
     await replaceParameter(ssm, names.refreshToken, DROPBOX_REFRESH_TOKEN, true);
     if (DROPBOX_APP_SECRET) await replaceParameter(ssm, names.appSecret, DROPBOX_APP_SECRET, true);
@@ -212,9 +214,11 @@ async function storeDropboxCredentials(
   }
   const storedAppKey = await readParameter(ssm, names.appKey);
   if (storedAppKey !== undefined && storedAppKey !== EMULATOR_CREDENTIALS.appKey) {
-    await replaceParameter(ssm, names.appKey, EMULATOR_CREDENTIALS.appKey, false);
+    // The app key last: it is what tells a real app's credentials apart, so a switch cut short is done again in full
+    // at the next start rather than leaving the real token and secret beside the emulator's key.
     await replaceParameter(ssm, names.appSecret, EMULATOR_CREDENTIALS.appSecret, true);
     await replaceParameter(ssm, names.refreshToken, EMULATOR_CREDENTIALS.refreshToken, true);
+    await replaceParameter(ssm, names.appKey, EMULATOR_CREDENTIALS.appKey, false);
     return;
   }
   await putIfAbsent(ssm, names.appKey, EMULATOR_CREDENTIALS.appKey, false);
