@@ -18,6 +18,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { DropboxContentHasher } from '../lib/dropbox/content-hash.ts';
 import { parseS3Message } from '../lib/s3-event.ts';
 import { generateStream } from '../tools/generated-content.ts';
+import { readScriptOptions } from '../tools/script-options.ts';
 import { type ColdStartResult, runColdStart } from './scenarios/cold-start.ts';
 import { type LargeObject, type LargeResult, runLarge } from './scenarios/large.ts';
 import { runSmall, type SmallResult } from './scenarios/small.ts';
@@ -255,18 +256,9 @@ Options:
 `;
 
 async function main(): Promise<number> {
-  let options: Exclude<ReturnType<typeof parseOptions>, 'help'>;
-  try {
-    const parsed = parseOptions();
-    if (parsed === 'help') {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    process.stderr.write(`error: ${(error as Error).message} (npm run bench -- --help)\n`);
-    return 2;
-  }
+  const read = readScriptOptions('bench', USAGE, parseOptions);
+  if ('exitCode' in read) return read.exitCode;
+  const { options } = read;
   const started = Date.now();
   const machine = {
     nproc: availableParallelism(),

@@ -36,6 +36,7 @@ import { type RecordFailure, TRANSIENT_BACKOFF } from '../../lib/sqs-record.ts';
 import type { FaultOptions } from '../emulators/dropbox/server.ts';
 import { EMULATOR_CREDENTIALS } from '../emulators/dropbox/server.ts';
 import { startLocalStack } from '../local/stack.ts';
+import { readScriptOptions } from '../script-options.ts';
 import { createRandom } from '../seeded-random.ts';
 import { generatedBody, generatedBytes, generatedContentHashInWorker } from './content.ts';
 import { type DropboxStats, startDropboxProcess } from './dropbox-process.ts';
@@ -215,18 +216,9 @@ Options:
 `;
 
 async function main(): Promise<number> {
-  let options: Options;
-  try {
-    const parsed = readOptions();
-    if (parsed === 'help') {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    options = parsed;
-  } catch (error) {
-    process.stderr.write(`error: ${(error as Error).message} (npm run soak -- --help)\n`);
-    return 2;
-  }
+  const read = readScriptOptions('soak', USAGE, readOptions);
+  if ('exitCode' in read) return read.exitCode;
+  const { options } = read;
   const started = Date.now();
   const deadline = started + options.minutes * 60_000;
   // The function's JSON log lines would bury the report; every outcome reaches the soak through onOutcome, which the
