@@ -9,13 +9,56 @@ import { createHash, type Hash } from 'node:crypto';
 export const CONTENT_HASH_BLOCK_BYTES = 4 * 1024 * 1024;
 
 /**
+ * Content fed in chunks of any size, cut into 4 MiB blocks: each block is hashed with SHA-256 as it streams past,
+ * and its digest handed to `onBlock` once the block is full (or, at `flush`, the last partial one).
+ */
+class BlockSplitter {
+  #block: Hash = createHash('sha256');
+  #fill = 0;
+  readonly #onBlock: (digest: Buffer) => void;
+
+  constructor(onBlock: (digest: Buffer) => void) {
+    this.#onBlock = onBlock;
+  }
+
+  /** A splitter in the same state, handing its blocks to `onBlock`. */
+  copy(onBlock: (digest: Buffer) => void): BlockSplitter {
+    const copy = new BlockSplitter(onBlock);
+    copy.#block = this.#block.copy();
+    copy.#fill = this.#fill;
+    return copy;
+  }
+
+  update(chunk: Uint8Array): void {
+    let position = 0;
+    while (position < chunk.byteLength) {
+      const take = Math.min(CONTENT_HASH_BLOCK_BYTES - this.#fill, chunk.byteLength - position);
+      this.#block.update(chunk.subarray(position, position + take));
+      this.#fill += take;
+      position += take;
+      if (this.#fill === CONTENT_HASH_BLOCK_BYTES) this.#finishBlock();
+    }
+  }
+
+  /** Hands on the last, partial block, if any. */
+  flush(): void {
+    if (this.#fill > 0) this.#finishBlock();
+  }
+
+  #finishBlock(): void {
+    this.#onBlock(this.#block.digest());
+    this.#block = createHash('sha256');
+    this.#fill = 0;
+  }
+}
+
+/**
  * Incremental Dropbox content hasher: feed the content in chunks of any size, in order, then read the digest once.
  * Keeps one block hasher and 32 bytes per finished block; never the content itself.
  */
 export class DropboxContentHasher {
   #overall: Hash = createHash('sha256');
-  #block: Hash = createHash('sha256');
-  #blockFill = 0;
+  #blocks = new BlockSplitter((digest) => this.#overall.update(digest));
   #digest: string | undefined;
 
   /** An independent hasher in the same state: fed on, it leaves this one as it was (a read that may be redone). */
@@ -23,38 +66,24 @@ export class DropboxContentHasher {
     if (this.#digest !== undefined) throw new Error('DropboxContentHasher: copy() after digest()');
     const copy = new DropboxContentHasher();
     copy.#overall = this.#overall.copy();
-    copy.#block = this.#block.copy();
-    copy.#blockFill = this.#blockFill;
+    copy.#blocks = this.#blocks.copy((digest) => copy.#overall.update(digest));
     return copy;
   }
 
   /** Adds the next piece of content. */
   update(chunk: Uint8Array): this {
     if (this.#digest !== undefined) throw new Error('DropboxContentHasher: update() after digest()');
-    let position = 0;
-    while (position < chunk.byteLength) {
-      const take = Math.min(CONTENT_HASH_BLOCK_BYTES - this.#blockFill, chunk.byteLength - position);
-      this.#block.update(chunk.subarray(position, position + take));
-      this.#blockFill += take;
-      position += take;
-      if (this.#blockFill === CONTENT_HASH_BLOCK_BYTES) this.#finishBlock();
-    }
+    this.#blocks.update(chunk);
     return this;
   }
 
   /** The content hash of everything fed so far, as lowercase hex. The hasher is finished afterwards. */
   digest(): string {
     if (this.#digest === undefined) {
-      if (this.#blockFill > 0) this.#finishBlock();
+      this.#blocks.flush();
       this.#digest = this.#overall.digest('hex');
     }
     return this.#digest;
-  }
-
-  #finishBlock(): void {
-    this.#overall.update(this.#block.digest());
-    this.#block = createHash('sha256');
-    this.#blockFill = 0;
   }
 }
 
@@ -64,8 +93,7 @@ export class DropboxContentHasher {
  */
 export class BlockDigester {
   readonly #digests: Buffer[] = [];
-  #block: Hash = createHash('sha256');
-  #blockFill = 0;
+  readonly #blocks = new BlockSplitter((digest) => this.#digests.push(digest));
   #bytes = 0;
 
   /** Bytes fed so far. */
@@ -75,28 +103,15 @@ export class BlockDigester {
 
   /** Adds the next piece of content. */
   update(chunk: Uint8Array): this {
-    let position = 0;
-    while (position < chunk.byteLength) {
-      const take = Math.min(CONTENT_HASH_BLOCK_BYTES - this.#blockFill, chunk.byteLength - position);
-      this.#block.update(chunk.subarray(position, position + take));
-      this.#blockFill += take;
-      position += take;
-      if (this.#blockFill === CONTENT_HASH_BLOCK_BYTES) this.#finishBlock();
-    }
+    this.#blocks.update(chunk);
     this.#bytes += chunk.byteLength;
     return this;
   }
 
   /** The digests of every block, the last (partial) one included. The digester is finished afterwards. */
   digests(): Buffer[] {
-    if (this.#blockFill > 0) this.#finishBlock();
+    this.#blocks.flush();
     return this.#digests;
-  }
-
-  #finishBlock(): void {
-    this.#digests.push(this.#block.digest());
-    this.#block = createHash('sha256');
-    this.#blockFill = 0;
   }
 }
 
