@@ -111,7 +111,8 @@ export interface LargeOptions {
   readonly fiveGiB: (() => Promise<LargeObject>) | undefined;
 }
 
-function syncOptions(object: LargeObject, dropbox: BenchDropbox) {
+/** What a measured sync of `object` into `dropbox` needs (the large and wan scenarios). */
+export function syncOptions(object: LargeObject, dropbox: BenchDropbox) {
   return {
     warmUp: object.warmUp,
     record: object.record,

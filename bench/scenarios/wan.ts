@@ -8,7 +8,7 @@
 import { type BenchContext, MIB, round, type Target } from '../support/context.ts';
 import { startHashOnlyDropbox } from '../support/dropbox.ts';
 import { runSync, type SyncRun } from '../support/sync-run.ts';
-import type { LargeObject } from './large.ts';
+import { type LargeObject, syncOptions } from './large.ts';
 
 /** The emulator's conditions in this scenario. */
 export const WAN_FAULTS = { latencyMs: 40, bandwidthBytesPerSec: 20 * MIB } as const;
@@ -28,15 +28,7 @@ export async function runWan(context: BenchContext, object: LargeObject): Promis
   // its four throttled uploads slowed the function's reads of the next pieces to about 40 MiB/s.
   const dropbox = await startHashOnlyDropbox(context.scratch, WAN_FAULTS);
   try {
-    const common = {
-      dropbox,
-      warmUp: object.warmUp,
-      record: object.record,
-      objectKey: object.key,
-      fileName: object.fileName,
-      size: object.size,
-      contentHash: object.contentHash,
-    };
+    const common = syncOptions(object, dropbox);
     const sequential = await runSync(context, {
       ...common,
       label: 'wan sequential',
