@@ -16,6 +16,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMULATOR_CREDENTIALS } from '../tools/emulators/dropbox/server.ts';
+import { runProcess } from './cli/run-cli.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 
@@ -148,20 +149,7 @@ interface Background {
 }
 
 function shell(line: string, input?: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['-c', line], { cwd: work, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+  return runProcess('bash', ['-c', line], { cwd: work, env, input });
 }
 
 /** Runs an interactive `connect`: opens the URL it prints (the emulator approves at once) and types the code. */

@@ -33,9 +33,24 @@ export interface CliProcess {
   done(): Promise<CliRun>;
 }
 
+/** Where and how a process runs. */
+export interface ProcessOptions {
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd?: string | undefined;
+}
+
 /** Starts the CLI; the test writes to its stdin and reads its output as it comes. */
 export function startCliProcess(args: readonly string[], env: NodeJS.ProcessEnv): CliProcess {
-  const child = spawn(process.execPath, [CLI_MAIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+  return startProcess(process.execPath, [CLI_MAIN, ...args], { env });
+}
+
+/** Starts any command (`npm start`, a shell line); the test writes to its stdin and reads its output as it comes. */
+export function startProcess(command: string, args: readonly string[], options: ProcessOptions): CliProcess {
+  const child = spawn(command, [...args], {
+    env: options.env,
+    cwd: options.cwd,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve: (match: RegExpExecArray) => void }[] = [];
@@ -75,8 +90,17 @@ export function startCliProcess(args: readonly string[], env: NodeJS.ProcessEnv)
 }
 
 /** Runs the CLI to its end with `input` on stdin. */
-export async function runCliProcess(args: readonly string[], options: RunCliOptions): Promise<CliRun> {
-  const started = startCliProcess(args, options.env);
+export function runCliProcess(args: readonly string[], options: RunCliOptions): Promise<CliRun> {
+  return runProcess(process.execPath, [CLI_MAIN, ...args], options);
+}
+
+/** Runs any command to its end with `input` on stdin. */
+export async function runProcess(
+  command: string,
+  args: readonly string[],
+  options: ProcessOptions & { readonly input?: string | undefined },
+): Promise<CliRun> {
+  const started = startProcess(command, args, options);
   started.child.stdin.end(options.input ?? '');
   return started.done();
 }

@@ -2,12 +2,12 @@
  * `npm start` (tools/local/start.ts) as a process: a failure is one `error:` line and an exit code, never a stack
  * trace; `--reset` deletes only a local stack's folder.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { type CliRun, runProcess } from '../cli/run-cli.ts';
 
 const START = fileURLToPath(new URL('../../tools/local/start.ts', import.meta.url));
 const folders: string[] = [];
@@ -18,21 +18,9 @@ function folder(): string {
   return dir;
 }
 
-function start(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const { TICKET_DROPBOX_SYNC_LOCAL: _local, ...env } = process.env;
-    const child = spawn(process.execPath, [START, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-      stdout += chunk;
-    });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-      stderr += chunk;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function start(args: readonly string[]): Promise<CliRun> {
+  const { TICKET_DROPBOX_SYNC_LOCAL: _local, ...env } = process.env;
+  return runProcess(process.execPath, [START, ...args], { env });
 }
 
 const STACK_TRACE = /\n\s+at .+:\d+:\d+\)?\n/;
