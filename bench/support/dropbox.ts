@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
 import {
-  EMULATOR_CREDENTIALS,
+  EMULATOR_CLIENT_CREDENTIALS,
   type FaultOptions,
   type RequestLogEntry,
 } from '../../tools/emulators/dropbox/server.ts';
@@ -58,11 +58,7 @@ export async function startHashOnlyDropbox(parent: string, faults?: FaultOptions
     ...(faults === undefined ? {} : { faults }),
   });
   const client = new DropboxClient({
-    credentials: {
-      appKey: EMULATOR_CREDENTIALS.appKey,
-      refreshToken: EMULATOR_CREDENTIALS.refreshToken,
-      pathRoot: 'auto',
-    },
+    credentials: EMULATOR_CLIENT_CREDENTIALS,
     endpointUrl: emulator.url,
   });
   return {

@@ -22,7 +22,7 @@ import { countQueued, readQueueDepth } from '../../lib/aws/queue-depth.ts';
 import { DropboxClient } from '../../lib/dropbox/client.ts';
 import { ledgerId } from '../../lib/ledger.ts';
 import type { DropboxEmulator } from '../../tools/emulators/dropbox/server.ts';
-import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
+import { EMULATOR_CLIENT_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
 import { type LocalStack, startLocalStack } from '../../tools/local/stack.ts';
 
 /** How long the function caches its settings in the bench: the stack's default. */
@@ -97,11 +97,7 @@ export async function startBenchStack(): Promise<BenchStack> {
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   const dropboxClient = new DropboxClient({
-    credentials: {
-      appKey: EMULATOR_CREDENTIALS.appKey,
-      refreshToken: EMULATOR_CREDENTIALS.refreshToken,
-      pathRoot: 'auto',
-    },
+    credentials: EMULATOR_CLIENT_CREDENTIALS,
     endpointUrl: env.DROPBOX_ENDPOINT_URL,
   });
   return {

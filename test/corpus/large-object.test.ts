@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_UPLOAD_TUNING, DropboxClient } from '../../lib/dropbox/client.ts';
-import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
+import { EMULATOR_CLIENT_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
 import { generatedContentHashInWorker, generatedRange } from '../../tools/soak/content.ts';
 import { type DropboxProcess, startDropboxProcess } from '../../tools/soak/dropbox-process.ts';
 
@@ -46,11 +46,7 @@ describe('a 1 GiB object', () => {
     const expectedHash = await generatedContentHashInWorker(SIZE, SEED);
     const spoolDir = await mkdtemp(join(tmpdir(), 'tds-1gib-spool-'));
     const client = new DropboxClient({
-      credentials: {
-        appKey: EMULATOR_CREDENTIALS.appKey,
-        refreshToken: EMULATOR_CREDENTIALS.refreshToken,
-        pathRoot: 'auto',
-      },
+      credentials: EMULATOR_CLIENT_CREDENTIALS,
       endpointUrl: emulator.url,
       upload: { spoolDir },
     });

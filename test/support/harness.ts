@@ -36,7 +36,7 @@ import { type LedgerRecord, ledgerId } from '../../lib/ledger.ts';
 import type { ExportLedger } from '../../lib/ports.ts';
 import type { RecordFailure } from '../../lib/sqs-record.ts';
 import type { SyncOutcome } from '../../lib/sync.ts';
-import { EMULATOR_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
+import { EMULATOR_CLIENT_CREDENTIALS } from '../../tools/emulators/dropbox/server.ts';
 import { toSqsRecord } from '../../tools/local/poller.ts';
 import { type ProbeLoop, startProbeLoop } from '../../tools/local/probe-loop.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../tools/local/stack.ts';
@@ -156,12 +156,7 @@ export async function startHarness(
   const sqs = createSqsClient({ env: stack.env });
   const ssm = createSsmClient({ env: stack.env });
   const dropbox = getDropboxClient({
-    credentials: {
-      appKey: EMULATOR_CREDENTIALS.appKey,
-      appSecret: EMULATOR_CREDENTIALS.appSecret,
-      refreshToken: EMULATOR_CREDENTIALS.refreshToken,
-      pathRoot: 'auto',
-    },
+    credentials: EMULATOR_CLIENT_CREDENTIALS,
     endpointUrl: stack.env.DROPBOX_ENDPOINT_URL,
   });
   const { outputs } = stack;
@@ -295,12 +290,7 @@ export async function startHarness(
         onFailure: (failure) => failures.push(failure),
       });
       const own = new DropboxClient({
-        credentials: {
-          appKey: EMULATOR_CREDENTIALS.appKey,
-          appSecret: EMULATOR_CREDENTIALS.appSecret,
-          refreshToken: EMULATOR_CREDENTIALS.refreshToken,
-          pathRoot: 'auto',
-        },
+        credentials: EMULATOR_CLIENT_CREDENTIALS,
         endpointUrl: stack.env.DROPBOX_ENDPOINT_URL,
         upload: { maxAttempts: 2, backoffBaseMs: 5, backoffCapMs: 20, ...instanceOptions.uploadTuning },
       });

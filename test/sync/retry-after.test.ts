@@ -15,7 +15,7 @@ import { clearDropboxClientCache, getDropboxClient } from '../../lib/dropbox/cli
 import { computeContentHash } from '../../lib/dropbox/content-hash.ts';
 import { createHttpTransport } from '../../lib/dropbox/http-transport.ts';
 import type { RecordFailure } from '../../lib/sqs-record.ts';
-import { EMULATOR_CREDENTIALS, type RequestLogEntry } from '../../tools/emulators/dropbox/server.ts';
+import { EMULATOR_CLIENT_CREDENTIALS, type RequestLogEntry } from '../../tools/emulators/dropbox/server.ts';
 import { generateBytes } from '../../tools/generated-content.ts';
 import { toSqsRecord } from '../../tools/local/poller.ts';
 import type { Harness } from '../support/harness.ts';
@@ -101,12 +101,7 @@ describe("Dropbox's Retry-After", () => {
   /** The function's Dropbox client (the one the handler created). */
   const functionClient = () =>
     getDropboxClient({
-      credentials: {
-        appKey: EMULATOR_CREDENTIALS.appKey,
-        appSecret: EMULATOR_CREDENTIALS.appSecret,
-        refreshToken: EMULATOR_CREDENTIALS.refreshToken,
-        pathRoot: 'auto',
-      },
+      credentials: EMULATOR_CLIENT_CREDENTIALS,
       endpointUrl: harness.stack.env.DROPBOX_ENDPOINT_URL,
     });
   const log = (): RequestLogEntry[] => harness.stack.dropbox?.requestLog ?? [];

@@ -34,7 +34,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { sleep } from '../../lib/retry.ts';
 import { type RecordFailure, TRANSIENT_BACKOFF } from '../../lib/sqs-record.ts';
 import type { FaultOptions } from '../emulators/dropbox/server.ts';
-import { EMULATOR_CREDENTIALS } from '../emulators/dropbox/server.ts';
+import { EMULATOR_CLIENT_CREDENTIALS } from '../emulators/dropbox/server.ts';
 import { startLocalStack } from '../local/stack.ts';
 import { readScriptOptions } from '../script-options.ts';
 import { createRandom } from '../seeded-random.ts';
@@ -600,11 +600,7 @@ function uploadUnits(order: readonly SoakObject[]): SoakObject[][] {
 /** A Dropbox client of the emulator's test account, for the soak's own reads and writes (not under test). */
 function soakDropboxClient(url: string): DropboxClient {
   return new DropboxClient({
-    credentials: {
-      appKey: EMULATOR_CREDENTIALS.appKey,
-      refreshToken: EMULATOR_CREDENTIALS.refreshToken,
-      pathRoot: 'auto',
-    },
+    credentials: EMULATOR_CLIENT_CREDENTIALS,
     endpointUrl: url,
   });
 }

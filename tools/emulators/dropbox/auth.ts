@@ -26,6 +26,9 @@ export const EMULATOR_CREDENTIALS: {
   refreshToken: 'emulator-refresh-token',
 };
 
+/** How a client of the emulator's test app connects (the app, its refresh token, the home folder as its root). */
+export const EMULATOR_CLIENT_CREDENTIALS = { ...EMULATOR_CREDENTIALS, pathRoot: 'auto' } as const;
+
 /** The emulated account's id. */
 export const ACCOUNT_ID = 'dbid:AADemulatoremulatoremulatoremulator00';
 

@@ -33,7 +33,7 @@ import {
   type Resolved,
 } from './store.ts';
 
-export { EMULATOR_CREDENTIALS } from './auth.ts';
+export { EMULATOR_CLIENT_CREDENTIALS, EMULATOR_CREDENTIALS } from './auth.ts';
 export type { FaultOptions } from './faults.ts';
 
 /** Options of {@link startDropboxEmulator}. */
