@@ -99,6 +99,22 @@ describe('planSessionPieces', () => {
   );
 });
 
+/** A fetch through the project's transport that counts the appends in flight at once; `most()` is the peak. */
+function countingAppends(): { fetch: typeof fetch; most(): number } {
+  let appending = 0;
+  let most = 0;
+  const counting: typeof fetch = async (input, init) => {
+    const append = String(input).endsWith('/upload_session/append_v2');
+    if (append) most = Math.max(most, ++appending);
+    try {
+      return await transport(input, init);
+    } finally {
+      if (append) appending -= 1;
+    }
+  };
+  return { fetch: counting, most: () => most };
+}
+
 describe('DropboxClient.upload through a concurrent session', () => {
   it.each([
     ['read again from the source', 'reread', 2],
@@ -109,18 +125,8 @@ describe('DropboxClient.upload through a concurrent session', () => {
       // Prepare
       const data = bytes(26 * MIB + 5);
       const source = rangeSource(data);
-      let appending = 0;
-      let mostAppending = 0;
-      const countingFetch: typeof fetch = async (input, init) => {
-        const append = String(input).endsWith('/upload_session/append_v2');
-        if (append) mostAppending = Math.max(mostAppending, ++appending);
-        try {
-          return await transport(input, init);
-        } finally {
-          if (append) appending -= 1;
-        }
-      };
-      const client = clientFor(fixture.emulator, { fetch: countingFetch, upload: { ...TUNING, pieceStore } });
+      const appends = countingAppends();
+      const client = clientFor(fixture.emulator, { fetch: appends.fetch, upload: { ...TUNING, pieceStore } });
 
       // Act
       const file = await client.upload(request('/Large/artwork.tif', data, { openRange: source.openRange }));
@@ -146,7 +152,7 @@ describe('DropboxClient.upload through a concurrent session', () => {
       expect([...new Set(source.opened.map((range) => range?.start))]).toEqual(starts);
       expect(source.opened).toHaveLength(starts.length * readsPerPiece);
       expect(source.mostOpen).toBeLessThanOrEqual(1 + (readsPerPiece - 1) * TUNING.chunksInFlight);
-      expect(mostAppending).toBeLessThanOrEqual(TUNING.chunksInFlight);
+      expect(appends.most()).toBeLessThanOrEqual(TUNING.chunksInFlight);
       expect(client.uploadCallsInFlight).toBe(0);
     },
   );
@@ -155,18 +161,8 @@ describe('DropboxClient.upload through a concurrent session', () => {
     // Prepare
     const first = bytes(18 * MIB);
     const second = bytes(21 * MIB);
-    let appending = 0;
-    let mostAppending = 0;
-    const countingFetch: typeof fetch = async (input, init) => {
-      const append = String(input).endsWith('/upload_session/append_v2');
-      if (append) mostAppending = Math.max(mostAppending, ++appending);
-      try {
-        return await transport(input, init);
-      } finally {
-        if (append) appending -= 1;
-      }
-    };
-    const client = clientFor(fixture.emulator, { fetch: countingFetch, upload: TUNING });
+    const appends = countingAppends();
+    const client = clientFor(fixture.emulator, { fetch: appends.fetch, upload: TUNING });
 
     // Act
     const files = await Promise.all([
@@ -179,7 +175,7 @@ describe('DropboxClient.upload through a concurrent session', () => {
       referenceContentHash(first),
       referenceContentHash(second),
     ]);
-    expect(mostAppending).toBe(TUNING.chunksInFlight);
+    expect(appends.most()).toBe(TUNING.chunksInFlight);
   });
 
   it('delivers the file intact with 30 % of calls faulted (5xx, 429, resets)', async () => {

@@ -57,6 +57,24 @@ function dashboardWidgets(synth: SynthesizedStack): DashboardWidget[] {
 
 const EXISTING_KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
+/** The ARN of an SSM parameter as the stack writes it (`name` without its leading '/'). */
+function ssmParameterArn(name: string) {
+  return {
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        ':ssm:',
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        `:parameter/${name}`,
+      ],
+    ],
+  };
+}
+
 describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
   let synth: SynthesizedStack;
 
@@ -303,20 +321,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
 
   it("grants GetParametersByPath on the instance's settings path and kms:Decrypt on the settings key through SSM only", () => {
     // Prepare
-    const parameterArn = (suffix: string) => ({
-      'Fn::Join': [
-        '',
-        [
-          'arn:',
-          { Ref: 'AWS::Partition' },
-          ':ssm:',
-          { Ref: 'AWS::Region' },
-          ':',
-          { Ref: 'AWS::AccountId' },
-          `:parameter/ticket-dropbox-sync/default${suffix}`,
-        ],
-      ],
-    });
+    const parameterArn = (suffix: string) => ssmParameterArn(`ticket-dropbox-sync/default${suffix}`);
 
     // Act
     const statements = functionPolicyStatements(synth);
@@ -518,20 +523,7 @@ describe('TicketDropboxSyncStack with a new bucket (defaults)', () => {
       Sid: 'ReadMappingId',
       Effect: 'Allow',
       Action: 'ssm:GetParameter',
-      Resource: {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            { Ref: 'AWS::Partition' },
-            ':ssm:',
-            { Ref: 'AWS::Region' },
-            ':',
-            { Ref: 'AWS::AccountId' },
-            ':parameter/ticket-dropbox-sync-deployment/default/event-source-mapping-id',
-          ],
-        ],
-      },
+      Resource: ssmParameterArn('ticket-dropbox-sync-deployment/default/event-source-mapping-id'),
     });
   });
 
