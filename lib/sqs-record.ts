@@ -271,6 +271,12 @@ async function processMessage(
 
   const outcomes: SyncOutcome[] = [];
   let blocked: EventFailure | undefined;
+  const receiptContext = {
+    log: deps.log,
+    member: deps.batch,
+    messageId: record.messageId,
+    signal: deadlines?.final ?? signal,
+  };
   for (const event of parsed.records) {
     const started = Date.now();
     try {
@@ -278,12 +284,7 @@ async function processMessage(
       logOutcome(deps, outcome, record.messageId, Date.now() - started);
       if (deps.receipts !== undefined) {
         // After the ledger settled the event; a receipt not sent fails the record, whose retry sends only it.
-        await sendPendingReceipt(outcome.record, deps.receipts, {
-          log: deps.log,
-          member: deps.batch,
-          messageId: record.messageId,
-          signal: deadlines?.final ?? signal,
-        });
+        await sendPendingReceipt(outcome.record, deps.receipts, receiptContext);
       }
       outcomes.push(outcome);
     } catch (error) {
@@ -316,12 +317,7 @@ async function processMessage(
       if (kind === 'blocked') {
         // The ledger recorded the block: its receipt goes out now (best effort; the record goes to the DLQ anyway).
         if (deps.receipts !== undefined) {
-          await sendReceiptAfterFailure(ledgerId(event.bucket, event.key), deps.receipts, {
-            log: deps.log,
-            member: deps.batch,
-            messageId: record.messageId,
-            signal: deadlines?.final ?? signal,
-          });
+          await sendReceiptAfterFailure(ledgerId(event.bucket, event.key), deps.receipts, receiptContext);
         }
         // The message's other events still run: they export now, and again harmlessly after a redrive.
         blocked ??= failure;
